@@ -1,0 +1,54 @@
+"use server";
+
+import { AuthError } from "next-auth";
+import { z } from "zod";
+import { signIn } from "@/lib/auth";
+import { createAccount } from "@/lib/dal/accounts";
+
+export type AuthFormState = { email: string; error?: string; fieldErrors?: { email?: string; password?: string } };
+
+const AFTER_SIGN_IN = "/settings/api-keys";
+const PASSWORD_MIN_LENGTH = 8;
+
+const signUpSchema = z.object({
+  email: z.email({ error: "Enter a valid email address." }).max(320, "That email address is too long."),
+  password: z
+    .string()
+    .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`)
+    .max(1024, "Use at most 1024 characters."),
+});
+
+function field(formData: FormData, name: string): string {
+  const value = formData.get(name);
+  return typeof value === "string" ? value : "";
+}
+
+// signIn() signals success by throwing Next's redirect; only AuthError means "wrong credentials".
+async function signInOrExplain(email: string, password: string): Promise<AuthFormState> {
+  try {
+    await signIn("credentials", { email, password, redirectTo: AFTER_SIGN_IN });
+  } catch (error) {
+    if (error instanceof AuthError) return { email, error: "Wrong email or password." };
+    throw error;
+  }
+  return { email };
+}
+
+export async function signInAction(_previous: AuthFormState, formData: FormData): Promise<AuthFormState> {
+  const email = field(formData, "email").trim();
+  const password = field(formData, "password");
+  if (!email || !password) return { email, error: "Enter your email and password." };
+  return signInOrExplain(email, password);
+}
+
+export async function signUpAction(_previous: AuthFormState, formData: FormData): Promise<AuthFormState> {
+  const email = field(formData, "email").trim();
+  const parsed = signUpSchema.safeParse({ email, password: field(formData, "password") });
+  if (!parsed.success) {
+    const errors = z.flattenError(parsed.error).fieldErrors;
+    return { email, fieldErrors: { email: errors.email?.[0], password: errors.password?.[0] } };
+  }
+  const created = await createAccount(parsed.data.email, parsed.data.password);
+  if (!created.ok) return { email, fieldErrors: { email: created.message } };
+  return signInOrExplain(parsed.data.email, parsed.data.password);
+}

@@ -1,0 +1,12 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { getCurrentAccount } from "@/lib/dal/session";
+import { signInAction } from "../actions";
+import { AuthForm } from "../auth-form";
+
+export const metadata: Metadata = { title: "Sign in" };
+
+export default async function SignInPage() {
+  if (await getCurrentAccount()) redirect("/settings/api-keys");
+  return <AuthForm mode="signin" action={signInAction} />;
+}

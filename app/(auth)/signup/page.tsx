@@ -1,0 +1,12 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { getCurrentAccount } from "@/lib/dal/session";
+import { signUpAction } from "../actions";
+import { AuthForm } from "../auth-form";
+
+export const metadata: Metadata = { title: "Create account" };
+
+export default async function SignUpPage() {
+  if (await getCurrentAccount()) redirect("/settings/api-keys");
+  return <AuthForm mode="signup" action={signUpAction} />;
+}

@@ -1,0 +1,7 @@
+import { redirect } from "next/navigation";
+import { getCurrentAccount } from "@/lib/dal/session";
+
+export default async function HomePage() {
+  const account = await getCurrentAccount();
+  redirect(account ? "/settings/api-keys" : "/signin");
+}

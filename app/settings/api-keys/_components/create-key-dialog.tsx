@@ -1,0 +1,123 @@
+"use client";
+
+import { useState } from "react";
+import { Button } from "@/components/ui/button";
+import { CopyButton } from "@/components/ui/copy-button";
+import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
+import { createEmptyScopes, type KeyScopes } from "@/lib/scopes/evaluate";
+import { createApiKeyAction } from "../actions";
+import { ScopeGrid } from "./scope-grid";
+
+type Endpoint = { id: string; name: string };
+
+export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<KeyScopes>(createEmptyScopes);
+  const [nameError, setNameError] = useState<string>();
+  const [error, setError] = useState<string>();
+  const [pending, setPending] = useState(false);
+  // The plaintext lives only here, until the dialog closes.
+  const [created, setCreated] = useState<{ plaintext: string; name: string } | null>(null);
+
+  function reset() {
+    setName("");
+    setScopes(createEmptyScopes());
+    setNameError(undefined);
+    setError(undefined);
+    setCreated(null);
+  }
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    setPending(true);
+    setError(undefined);
+    setNameError(undefined);
+    try {
+      const result = await createApiKeyAction({ name, scopes });
+      if (result.ok) setCreated(result.data);
+      else if (result.fieldErrors?.name) setNameError(result.fieldErrors.name);
+      else setError(result.message);
+    } catch {
+      setError("Could not reach the server. Check your connection and try again.");
+    } finally {
+      setPending(false);
+    }
+  }
+
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        setOpen(next);
+        if (!next) reset();
+      }}
+    >
+      <DialogTrigger asChild>
+        <Button>Create API key</Button>
+      </DialogTrigger>
+      {created ? (
+        <DialogContent title="API key created" description="Copy this key now. For your security it is never shown again.">
+          <div className="flex flex-col gap-3">
+            <label htmlFor="new-api-key" className="text-sm font-medium">
+              New API key
+            </label>
+            <div className="flex gap-2">
+              <input
+                id="new-api-key"
+                readOnly
+                value={created.plaintext}
+                onFocus={(event) => event.currentTarget.select()}
+                className="min-w-0 flex-1 rounded-md border border-zinc-300 bg-zinc-50 px-3 py-2 font-mono text-sm"
+              />
+              <CopyButton value={created.plaintext} label="Copy API key" />
+            </div>
+            <p className="text-sm text-zinc-600">
+              Store it in a secret manager. If it is lost, create a new key and delete this one.
+            </p>
+            <div className="flex justify-end">
+              <Button
+                onClick={() => {
+                  setOpen(false);
+                  reset();
+                }}
+              >
+                Done
+              </Button>
+            </div>
+          </div>
+        </DialogContent>
+      ) : (
+        <DialogContent title="Create API key" description="A new key can do nothing until you grant it access." wide>
+          <form onSubmit={submit} className="flex flex-col gap-4" noValidate>
+            <Field
+              id="new-key-name"
+              label="Name"
+              value={name}
+              maxLength={200}
+              onChange={(event) => setName(event.target.value)}
+              error={nameError}
+              autoComplete="off"
+              placeholder="e.g. Production inference"
+            />
+            <ScopeGrid endpoints={endpoints} value={scopes} onChange={setScopes} />
+            {error ? (
+              <p role="alert" className="text-sm text-red-600">
+                {error}
+              </p>
+            ) : null}
+            <div className="flex justify-end gap-2">
+              <Button variant="secondary" onClick={() => setOpen(false)}>
+                Cancel
+              </Button>
+              <Button type="submit" disabled={pending}>
+                {pending ? "Creating…" : "Create"}
+              </Button>
+            </div>
+          </form>
+        </DialogContent>
+      )}
+    </Dialog>
+  );
+}

@@ -1,0 +1,93 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { Button } from "@/components/ui/button";
+import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
+import type { KeyScopes } from "@/lib/scopes/evaluate";
+import { updateApiKeyScopesAction } from "../actions";
+import { ScopeGrid } from "./scope-grid";
+
+type Endpoint = { id: string; name: string };
+
+export function EditScopesDialog({
+  keyId,
+  name,
+  legacy,
+  scopes,
+  endpoints,
+}: {
+  keyId: string;
+  name: string;
+  legacy: boolean;
+  scopes: KeyScopes;
+  endpoints: Endpoint[];
+}) {
+  const router = useRouter();
+  const [open, setOpen] = useState(false);
+  const [draft, setDraft] = useState(scopes);
+  const [error, setError] = useState<string>();
+  const [pending, setPending] = useState(false);
+
+  async function save() {
+    setPending(true);
+    setError(undefined);
+    try {
+      const result = await updateApiKeyScopesAction({ keyId, scopes: draft });
+      if (result.ok) {
+        setOpen(false);
+        router.refresh();
+      } else setError(result.message);
+    } catch {
+      setError("Could not reach the server. Check your connection and try again.");
+    } finally {
+      setPending(false);
+    }
+  }
+
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        setOpen(next);
+        // Start from what is saved each time the dialog opens.
+        if (next) setDraft(scopes);
+        setError(undefined);
+      }}
+    >
+      <DialogTrigger asChild>
+        <Button variant="secondary">
+          Edit scopes
+        </Button>
+      </DialogTrigger>
+      <DialogContent
+        title={`Scopes of ${name}`}
+        description={
+          legacy
+            ? "Legacy keys keep the permission they were imported with; their scopes cannot be edited."
+            : "Changes apply to the next request made with this key."
+        }
+        wide
+      >
+        <div className="flex flex-col gap-4">
+          <ScopeGrid endpoints={endpoints} value={legacy ? scopes : draft} onChange={setDraft} readOnly={legacy} />
+          {error ? (
+            <p role="alert" className="text-sm text-red-600">
+              {error}
+            </p>
+          ) : null}
+          <div className="flex justify-end gap-2">
+            <Button variant="secondary" onClick={() => setOpen(false)}>
+              {legacy ? "Close" : "Cancel"}
+            </Button>
+            {legacy ? null : (
+              <Button onClick={save} disabled={pending}>
+                {pending ? "Saving…" : "Save scopes"}
+              </Button>
+            )}
+          </div>
+        </div>
+      </DialogContent>
+    </Dialog>
+  );
+}

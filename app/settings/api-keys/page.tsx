@@ -1,0 +1,110 @@
+import type { Metadata } from "next";
+import { listApiKeys } from "@/lib/dal/api-keys";
+import { listEndpoints } from "@/lib/dal/endpoints";
+import { requireAccount } from "@/lib/dal/session";
+import { CreateKeyDialog } from "./_components/create-key-dialog";
+import { DeleteKeyButton } from "./_components/delete-key-button";
+import { EditScopesDialog } from "./_components/edit-scopes-dialog";
+import { KeyEnabledSwitch } from "./_components/key-enabled-switch";
+import { formatExactTime, formatRelativeTime } from "./relative-time";
+
+export const metadata: Metadata = { title: "API keys" };
+
+function Timestamp({ date, now }: { date: Date; now: Date }) {
+  return (
+    <time dateTime={date.toISOString()} title={formatExactTime(date)}>
+      {formatRelativeTime(date, now)}
+    </time>
+  );
+}
+
+// On small screens each row stacks into a card; explicit roles keep it a table for assistive tech.
+const cell = "block px-4 py-1 sm:table-cell sm:py-3 sm:align-middle";
+const cellLabel = "mr-2 text-xs font-medium text-zinc-500 sm:hidden";
+
+export default async function ApiKeysPage() {
+  const account = await requireAccount();
+  const [keys, endpoints] = await Promise.all([listApiKeys(account.id), listEndpoints(account.id)]);
+  const endpointOptions = endpoints.map(({ id, name }) => ({ id, name }));
+  const now = new Date();
+
+  return (
+    <section className="flex flex-col gap-6">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div>
+          <h1 className="text-2xl font-semibold tracking-tight">API keys</h1>
+          <p className="mt-1 max-w-2xl text-sm text-zinc-600">
+            Each key can reach only what you grant it: GraphQL for account management, and each endpoint at None, Read or Read /
+            Write.
+          </p>
+        </div>
+        <CreateKeyDialog endpoints={endpointOptions} />
+      </div>
+
+      {keys.length === 0 ? (
+        <div className="rounded-lg border border-dashed border-zinc-300 bg-white p-8 text-center text-sm text-zinc-600">
+          No API keys yet. Create one to call your endpoints.
+        </div>
+      ) : (
+        <div className="overflow-hidden rounded-lg border border-zinc-200 bg-white">
+          <table role="table" className="block w-full text-sm sm:table">
+            <thead role="rowgroup" className="hidden bg-zinc-50 text-left text-xs font-medium text-zinc-500 sm:table-header-group">
+              <tr role="row">
+                <th role="columnheader" scope="col" className="px-4 py-2">Name</th>
+                <th role="columnheader" scope="col" className="px-4 py-2">Key</th>
+                <th role="columnheader" scope="col" className="px-4 py-2">Kind</th>
+                <th role="columnheader" scope="col" className="px-4 py-2">Created</th>
+                <th role="columnheader" scope="col" className="px-4 py-2">Last used</th>
+                <th role="columnheader" scope="col" className="px-4 py-2">Enabled</th>
+                <th role="columnheader" scope="col" className="px-4 py-2"><span className="sr-only">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody role="rowgroup" className="block divide-y divide-zinc-100 sm:table-row-group">
+              {keys.map((key) => (
+                <tr role="row" key={key.id} className="block py-2 sm:table-row sm:py-0">
+                  <td role="cell" className={`${cell} font-medium`}>{key.name}</td>
+                  <td role="cell" className={`${cell} font-mono text-xs text-zinc-700`}>
+                    <span className={cellLabel}>Key</span>
+                    {key.hint}
+                  </td>
+                  <td role="cell" className={cell}>
+                    <span className={cellLabel}>Kind</span>
+                    <span
+                      className={`rounded-full px-2 py-0.5 text-xs font-medium ${key.kind === "legacy" ? "bg-amber-100 text-amber-900" : "bg-indigo-50 text-indigo-800"}`}
+                    >
+                      {key.kind === "legacy" ? "Legacy" : "Scoped"}
+                    </span>
+                  </td>
+                  <td role="cell" className={`${cell} text-zinc-700`}>
+                    <span className={cellLabel}>Created</span>
+                    <Timestamp date={key.createdAt} now={now} />
+                  </td>
+                  <td role="cell" className={`${cell} text-zinc-700`}>
+                    <span className={cellLabel}>Last used</span>
+                    {key.lastUsedAt ? <Timestamp date={key.lastUsedAt} now={now} /> : "Never"}
+                  </td>
+                  <td role="cell" className={cell}>
+                    <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} />
+                  </td>
+                  <td role="cell" className={cell}>
+                    <div className="flex justify-start gap-1 sm:justify-end">
+                      <EditScopesDialog
+                        key={JSON.stringify(key.scopes)}
+                        keyId={key.id}
+                        name={key.name}
+                        legacy={key.kind === "legacy"}
+                        scopes={key.scopes}
+                        endpoints={endpointOptions}
+                      />
+                      <DeleteKeyButton keyId={key.id} name={key.name} />
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,37 @@
+import Link from "next/link";
+import { signOut } from "@/lib/auth";
+import { requireAccount } from "@/lib/dal/session";
+import { buttonClass } from "@/components/ui/button";
+import { Providers } from "./providers";
+import { SettingsNav } from "./settings-nav";
+
+export default async function SettingsLayout({ children }: { children: React.ReactNode }) {
+  const account = await requireAccount();
+  async function signOutAction() {
+    "use server";
+    await signOut({ redirectTo: "/signin" });
+  }
+  return (
+    <Providers>
+      <header className="border-b border-zinc-200 bg-white">
+        <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
+          <Link href="/settings/api-keys" className="font-semibold tracking-tight">
+            Keyscope
+          </Link>
+          <SettingsNav />
+          <div className="ml-auto flex items-center gap-3 text-sm text-zinc-600">
+            <span className="hidden truncate sm:inline" title={account.email}>
+              {account.email}
+            </span>
+            <form action={signOutAction}>
+              <button type="submit" className={buttonClass("ghost")}>
+                Sign out
+              </button>
+            </form>
+          </div>
+        </div>
+      </header>
+      <main className="mx-auto max-w-5xl px-4 py-6 sm:py-8">{children}</main>
+    </Providers>
+  );
+}

@@ -1,0 +1,5 @@
+export { accounts } from "./accounts";
+export { endpoints } from "./endpoints";
+export { pods } from "./pods";
+export { apiKeys } from "./api-keys";
+export { apiKeyEndpointScopes } from "./api-key-endpoint-scopes";

@@ -1,0 +1,59 @@
+import "server-only";
+import { hash, verify } from "@node-rs/argon2";
+import { eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { accounts } from "@/db/schema";
+import { newId } from "./ids";
+import { fail, ok, type DalResult } from "./result";
+
+export type AccountDto = { id: string; email: string; createdAt: Date };
+
+const accountColumns = { id: accounts.id, email: accounts.email, createdAt: accounts.createdAt };
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+// argon2id with the library's defaults (19 MiB, t=2: the OWASP baseline), run off the event loop.
+// Verified against for unknown emails, so that a miss costs as much time as a wrong password.
+let dummyHash: Promise<string> | undefined;
+const getDummyHash = () => (dummyHash ??= hash("keyscope-timing-equaliser"));
+
+export async function createAccount(email: string, password: string, now = new Date()): Promise<DalResult<AccountDto>> {
+  const db = await getDb();
+  const normalized = normalizeEmail(email);
+  const passwordHash = await hash(password);
+  const rows = await db
+    .insert(accounts)
+    .values({ id: newId(), email: normalized, passwordHash, createdAt: now })
+    .onConflictDoNothing({ target: accounts.email })
+    .returning(accountColumns);
+  const row = rows[0];
+  if (!row) return fail("CONFLICT", "An account with this email already exists.");
+  return ok(row);
+}
+
+/** The account whose password matches, or null; takes about as long whether or not the email exists. */
+export async function verifyAccountCredentials(email: string, password: string): Promise<AccountDto | null> {
+  const db = await getDb();
+  const rows = await db
+    .select({ ...accountColumns, passwordHash: accounts.passwordHash })
+    .from(accounts)
+    .where(eq(accounts.email, normalizeEmail(email)))
+    .limit(1);
+  const row = rows[0];
+  if (!row) {
+    await verify(await getDummyHash(), password).catch(() => false);
+    return null;
+  }
+  const matches = await verify(row.passwordHash, password).catch(() => false);
+  if (!matches) return null;
+  return { id: row.id, email: row.email, createdAt: row.createdAt };
+}
+
+/** Re-read on every request: a deleted account's session cookie must do nothing. */
+export async function findAccountById(accountId: string): Promise<AccountDto | null> {
+  const db = await getDb();
+  const rows = await db.select(accountColumns).from(accounts).where(eq(accounts.id, accountId)).limit(1);
+  return rows[0] ?? null;
+}

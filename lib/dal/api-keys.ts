@@ -1,0 +1,245 @@
+import "server-only";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { apiKeyEndpointScopes, apiKeys, endpoints } from "@/db/schema";
+import { formatDisplayHint, type KeyKind } from "@/lib/keys/format";
+import { generateScopedKey } from "@/lib/keys/generate";
+import { hashKey } from "@/lib/keys/hash";
+import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/scopes/evaluate";
+import type { LegacyPermission } from "@/lib/scopes/levels";
+import { newId } from "./ids";
+import { fail, ok, type DalResult } from "./result";
+import { runWriteBatch } from "./write-batch";
+
+/** What the dashboard sees of a key: never its hash, never its plaintext. */
+export type ApiKeyDto = {
+  id: string;
+  name: string;
+  kind: KeyKind;
+  hint: string;
+  enabled: boolean;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  scopes: KeyScopes;
+};
+
+const keyColumns = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  kind: apiKeys.kind,
+  hint: apiKeys.hint,
+  enabled: apiKeys.enabled,
+  createdAt: apiKeys.createdAt,
+  lastUsedAt: apiKeys.lastUsedAt,
+  graphqlLevel: apiKeys.graphqlLevel,
+  endpointsAllLevel: apiKeys.endpointsAllLevel,
+};
+
+type KeyRow = { [K in keyof typeof keyColumns]: (typeof apiKeys.$inferSelect)[K] };
+
+const NOT_FOUND = "API key not found.";
+
+function toDto(row: KeyRow, overrides: KeyScopes["endpoints"]): ApiKeyDto {
+  const { graphqlLevel, endpointsAllLevel, ...rest } = row;
+  return { ...rest, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides } };
+}
+
+async function loadOverrides(accountId: string, keyIds: string[]): Promise<Map<string, KeyScopes["endpoints"]>> {
+  const byKey = new Map<string, KeyScopes["endpoints"]>(keyIds.map((id) => [id, {}]));
+  if (keyIds.length === 0) return byKey;
+  const db = await getDb();
+  const rows = await db
+    .select({ keyId: apiKeyEndpointScopes.keyId, endpointId: apiKeyEndpointScopes.endpointId, level: apiKeyEndpointScopes.level })
+    .from(apiKeyEndpointScopes)
+    .where(and(eq(apiKeyEndpointScopes.accountId, accountId), inArray(apiKeyEndpointScopes.keyId, keyIds)));
+  for (const row of rows) {
+    const overrides = byKey.get(row.keyId);
+    if (overrides) overrides[row.endpointId] = row.level;
+  }
+  return byKey;
+}
+
+async function accountEndpointIds(accountId: string): Promise<Set<string>> {
+  const db = await getDb();
+  const rows = await db.select({ id: endpoints.id }).from(endpoints).where(eq(endpoints.accountId, accountId));
+  return new Set(rows.map((row) => row.id));
+}
+
+async function validateScopes(accountId: string, input: unknown): Promise<DalResult<KeyScopes>> {
+  const normalized = normalizeScopes(input, await accountEndpointIds(accountId));
+  return normalized.ok ? ok(normalized.scopes) : fail("BAD_REQUEST", normalized.reason);
+}
+
+// A composite foreign key refuses an override whose endpoint was deleted (or whose key was)
+// between validation and the write; the whole batch then rolls back.
+function isForeignKeyFailure(error: unknown): boolean {
+  return error instanceof Error && /FOREIGN KEY constraint failed/i.test(`${error.message} ${String(error.cause ?? "")}`);
+}
+
+export async function listApiKeys(accountId: string): Promise<ApiKeyDto[]> {
+  const db = await getDb();
+  const rows = await db
+    .select(keyColumns)
+    .from(apiKeys)
+    .where(eq(apiKeys.accountId, accountId))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+  const overrides = await loadOverrides(accountId, rows.map((row) => row.id));
+  return rows.map((row) => toDto(row, overrides.get(row.id) ?? {}));
+}
+
+export async function getApiKey(accountId: string, keyId: string): Promise<ApiKeyDto | null> {
+  const db = await getDb();
+  const [row] = await db
+    .select(keyColumns)
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
+    .limit(1);
+  if (!row) return null;
+  const overrides = await loadOverrides(accountId, [row.id]);
+  return toDto(row, overrides.get(row.id) ?? {});
+}
+
+function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
+  return Object.entries(scopes.endpoints).map(([endpointId, level]) => ({ accountId, keyId, endpointId, level }));
+}
+
+/**
+ * Creates a scoped key. The plaintext is in the result only: it is not stored or logged, and
+ * no later call can return it. The key row and all its overrides commit together.
+ */
+export async function createScopedApiKey(
+  accountId: string,
+  input: { name: string; scopes: unknown },
+  now = new Date(),
+): Promise<DalResult<{ key: ApiKeyDto; plaintext: string }>> {
+  const scopes = await validateScopes(accountId, input.scopes);
+  if (!scopes.ok) return scopes;
+  const db = await getDb();
+  const plaintext = generateScopedKey();
+  const id = `key_${newId()}`;
+  const row = {
+    id,
+    accountId,
+    name: input.name,
+    kind: "scoped" as const,
+    keyHash: hashKey(plaintext),
+    hint: formatDisplayHint(plaintext, "scoped"),
+    enabled: true,
+    graphqlLevel: scopes.value.graphql,
+    endpointsAllLevel: scopes.value.endpointsAll,
+    createdAt: now,
+  };
+  const overrides = overrideRows(accountId, id, scopes.value);
+  try {
+    await runWriteBatch(db, [
+      db.insert(apiKeys).values(row),
+      ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
+    ]);
+  } catch (error) {
+    if (isForeignKeyFailure(error)) return fail("BAD_REQUEST", "An endpoint in these scopes no longer exists.");
+    throw error;
+  }
+  const key: ApiKeyDto = {
+    id,
+    name: row.name,
+    kind: "scoped",
+    hint: row.hint,
+    enabled: true,
+    createdAt: now,
+    lastUsedAt: null,
+    scopes: scopes.value,
+  };
+  return ok({ key, plaintext });
+}
+
+export async function setApiKeyEnabled(accountId: string, keyId: string, enabled: boolean): Promise<DalResult<{ id: string; enabled: boolean }>> {
+  const db = await getDb();
+  const [row] = await db
+    .update(apiKeys)
+    .set({ enabled })
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
+    .returning({ id: apiKeys.id, enabled: apiKeys.enabled });
+  return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+/** Replaces a scoped key's scopes as a whole. Legacy keys keep the permission they were imported with. */
+export async function updateApiKeyScopes(accountId: string, keyId: string, input: unknown): Promise<DalResult<ApiKeyDto>> {
+  const db = await getDb();
+  const [existing] = await db
+    .select({ kind: apiKeys.kind })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
+    .limit(1);
+  if (!existing) return fail("NOT_FOUND", NOT_FOUND);
+  if (existing.kind !== "scoped") return fail("BAD_REQUEST", "A legacy key's scopes cannot be edited.");
+  const scopes = await validateScopes(accountId, input);
+  if (!scopes.ok) return scopes;
+  const overrides = overrideRows(accountId, keyId, scopes.value);
+  let updated: number[];
+  try {
+    updated = await runWriteBatch(db, [
+      db
+        .update(apiKeys)
+        .set({ graphqlLevel: scopes.value.graphql, endpointsAllLevel: scopes.value.endpointsAll })
+        .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), eq(apiKeys.kind, "scoped"))),
+      db
+        .delete(apiKeyEndpointScopes)
+        .where(and(eq(apiKeyEndpointScopes.keyId, keyId), eq(apiKeyEndpointScopes.accountId, accountId))),
+      ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
+    ]);
+  } catch (error) {
+    if (isForeignKeyFailure(error)) return fail("NOT_FOUND", "The key or an endpoint in these scopes no longer exists.");
+    throw error;
+  }
+  if (updated[0] === 0) return fail("NOT_FOUND", NOT_FOUND);
+  const key = await getApiKey(accountId, keyId);
+  return key ? ok(key) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+export async function deleteApiKey(accountId: string, keyId: string): Promise<DalResult<{ id: string }>> {
+  const db = await getDb();
+  const [row] = await db
+    .delete(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
+    .returning({ id: apiKeys.id });
+  return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+export type LegacyKeyImport = { name: string; permission: LegacyPermission; keyHash: string; hint: string };
+
+/** Imports legacy keys all or nothing: one batch, refused whole if any hash is already known. */
+export async function importLegacyApiKeys(accountId: string, entries: LegacyKeyImport[], now = new Date()): Promise<DalResult<{ ids: string[] }>> {
+  if (entries.length === 0) return ok({ ids: [] });
+  const db = await getDb();
+  const hashes = entries.map((entry) => entry.keyHash);
+  const known = await db.select({ keyHash: apiKeys.keyHash }).from(apiKeys).where(inArray(apiKeys.keyHash, hashes));
+  if (known.length > 0) {
+    const taken = new Set(known.map((row) => row.keyHash));
+    const index = entries.findIndex((entry) => taken.has(entry.keyHash));
+    return fail("CONFLICT", `Entry ${index + 1} ("${entries[index]?.name}") is a key that already exists.`);
+  }
+  const rows = entries.map((entry) => {
+    const scopes = scopesForLegacyPermission(entry.permission);
+    return {
+      id: `key_${newId()}`,
+      accountId,
+      name: entry.name,
+      kind: "legacy" as const,
+      keyHash: entry.keyHash,
+      hint: entry.hint,
+      enabled: true,
+      graphqlLevel: scopes.graphql,
+      endpointsAllLevel: scopes.endpointsAll,
+      createdAt: now,
+    };
+  });
+  try {
+    await runWriteBatch(db, [db.insert(apiKeys).values(rows)]);
+  } catch (error) {
+    if (error instanceof Error && /UNIQUE constraint failed/i.test(`${error.message} ${String(error.cause ?? "")}`)) {
+      return fail("CONFLICT", "A key in this file already exists.");
+    }
+    throw error;
+  }
+  return ok({ ids: rows.map((row) => row.id) });
+}
