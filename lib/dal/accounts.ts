@@ -57,3 +57,10 @@ export async function findAccountById(accountId: string): Promise<AccountDto | n
   const rows = await db.select(accountColumns).from(accounts).where(eq(accounts.id, accountId)).limit(1);
   return rows[0] ?? null;
 }
+
+/** For operator scripts (legacy import) that name an account by email. */
+export async function findAccountByEmail(email: string): Promise<AccountDto | null> {
+  const db = await getDb();
+  const rows = await db.select(accountColumns).from(accounts).where(eq(accounts.email, normalizeEmail(email))).limit(1);
+  return rows[0] ?? null;
+}

@@ -205,7 +205,8 @@ export async function deleteApiKey(accountId: string, keyId: string): Promise<Da
   return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
 }
 
-export type LegacyKeyImport = { name: string; permission: LegacyPermission; keyHash: string; hint: string };
+/** `line` is where the entry came from, so that a refusal can point at it. */
+export type LegacyKeyImport = { line: number; name: string; permission: LegacyPermission; keyHash: string; hint: string };
 
 /** Imports legacy keys all or nothing: one batch, refused whole if any hash is already known. */
 export async function importLegacyApiKeys(accountId: string, entries: LegacyKeyImport[], now = new Date()): Promise<DalResult<{ ids: string[] }>> {
@@ -215,8 +216,8 @@ export async function importLegacyApiKeys(accountId: string, entries: LegacyKeyI
   const known = await db.select({ keyHash: apiKeys.keyHash }).from(apiKeys).where(inArray(apiKeys.keyHash, hashes));
   if (known.length > 0) {
     const taken = new Set(known.map((row) => row.keyHash));
-    const index = entries.findIndex((entry) => taken.has(entry.keyHash));
-    return fail("CONFLICT", `Entry ${index + 1} ("${entries[index]?.name}") is a key that already exists.`);
+    const clash = entries.find((entry) => taken.has(entry.keyHash));
+    return fail("CONFLICT", `line ${clash?.line}: the key "${clash?.name}" already exists.`);
   }
   const rows = entries.map((entry) => {
     const scopes = scopesForLegacyPermission(entry.permission);

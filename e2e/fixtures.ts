@@ -1,0 +1,77 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { promisify } from "node:util";
+import { test as base, expect, type Page } from "@playwright/test";
+
+export { expect };
+
+const root = path.resolve(__dirname, "..");
+/** The database the e2e server uses (scripts/e2e-server.mjs). */
+export const E2E_DATABASE_URL = `file:${path.join(root, ".e2e", "keyscope.db")}`;
+export const PASSWORD = "correct horse battery";
+
+export function uniqueEmail(label = "user"): string {
+  return `${label}-${randomUUID().slice(0, 8)}@example.com`;
+}
+
+export async function signUp(page: Page, email = uniqueEmail()): Promise<string> {
+  await page.goto("/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/settings\/api-keys$/);
+  return email;
+}
+
+export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function createEndpoint(page: Page, name: string): Promise<string> {
+  await page.goto("/settings/endpoints");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Create endpoint" }).click();
+  const item = page.getByRole("listitem", { name, exact: true });
+  await expect(item).toBeVisible();
+  return (await item.locator("code").textContent())!.trim();
+}
+
+/** The table row of a key, by its exact name. */
+export function keyRow(page: Page, name: string) {
+  return page.getByRole("row").filter({ has: page.getByRole("cell", { name, exact: true }) });
+}
+
+export function scopeRow(page: Page, label: string) {
+  return page.getByRole("dialog").getByRole("radiogroup", { name: label, exact: true });
+}
+
+/** Opens `Create API key`, fills the name, lets `configure` set scopes, creates, returns the plaintext. */
+export async function createKey(page: Page, name: string, configure?: () => Promise<void>): Promise<string> {
+  await page.goto("/settings/api-keys");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  await page.getByRole("dialog").getByLabel("Name", { exact: true }).fill(name);
+  if (configure) await configure();
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  const field = page.getByLabel("New API key");
+  await expect(field).toHaveValue(/^rpa_[0-9A-Za-z]{36}$/);
+  const plaintext = await field.inputValue();
+  await page.getByRole("button", { name: "Done" }).click();
+  await expect(page.getByRole("dialog")).toBeHidden();
+  return plaintext;
+}
+
+const run = promisify(execFile);
+
+/** Runs the legacy import CLI against the e2e database, as an operator would. */
+export async function importLegacyKeys(email: string, file: string) {
+  return run(path.join(root, "node_modules/.bin/tsx"), ["--conditions=react-server", "scripts/import-legacy-keys.ts", "--account", email, file], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: E2E_DATABASE_URL, KEYSCOPE_DATA_DIR: path.join(root, ".e2e") },
+  });
+}
+
+export const test = base;

@@ -1,0 +1,135 @@
+import { rawRows, removeTestDatabase, uniqueEmail } from "./test-database";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAccount, findAccountById, normalizeEmail, verifyAccountCredentials } from "./accounts";
+
+afterAll(removeTestDatabase);
+
+const PASSWORD = "correct horse battery staple";
+
+async function accountRow(id: string) {
+  const [row] = await rawRows("SELECT * FROM accounts WHERE id = ?", [id]);
+  return row;
+}
+
+describe("normalizeEmail", () => {
+  it.each([
+    ["Alice@Example.COM", "alice@example.com"],
+    ["  bob@example.com\t\n", "bob@example.com"],
+    [" MiXeD@CaSe.Org ", "mixed@case.org"],
+    ["already@lower.case", "already@lower.case"],
+  ])("%j → %j", (input, expected) => {
+    expect(normalizeEmail(input)).toBe(expected);
+  });
+});
+
+describe("createAccount", () => {
+  it("stores the email trimmed and lower-cased, and returns a DTO without the hash", async () => {
+    const now = new Date("2024-05-06T07:08:09.123Z");
+    const result = await createAccount("  New.User@Example.COM ", PASSWORD, now);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value).toEqual({ id: expect.any(String), email: "new.user@example.com", createdAt: now });
+    expect(Object.keys(result.value).sort()).toEqual(["createdAt", "email", "id"]);
+
+    const row = await accountRow(result.value.id);
+    expect(row?.email).toBe("new.user@example.com");
+    expect(row?.created_at).toBe(now.getTime());
+  });
+
+  it("stores an argon2id hash, never the password", async () => {
+    const result = await createAccount(uniqueEmail(), PASSWORD);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const row = await accountRow(result.value.id);
+    const passwordHash = String(row?.password_hash);
+    expect(passwordHash.startsWith("$argon2id$")).toBe(true);
+    expect(passwordHash).not.toContain(PASSWORD);
+    for (const value of Object.values(row ?? {})) expect(String(value)).not.toContain(PASSWORD);
+  });
+
+  it("salts: the same password gives two different hashes", async () => {
+    const a = await createAccount(uniqueEmail(), PASSWORD);
+    const b = await createAccount(uniqueEmail(), PASSWORD);
+    if (!a.ok || !b.ok) throw new Error("setup failed");
+    const [rowA, rowB] = [await accountRow(a.value.id), await accountRow(b.value.id)];
+    expect(rowA?.password_hash).not.toBe(rowB?.password_hash);
+  });
+
+  it.each([
+    ["exact same spelling", "dup@example.com"],
+    ["different case", "DUP@Example.Com"],
+    ["surrounding whitespace", "  dup@example.com  "],
+  ])("refuses a duplicate email (%s) with CONFLICT and writes nothing", async (_label, duplicate) => {
+    // The first creation only succeeds once; the later cases find it already there.
+    await createAccount("dup@example.com", PASSWORD);
+    const before = await rawRows("SELECT * FROM accounts ORDER BY id");
+
+    const result = await createAccount(duplicate, "another password");
+    expect(result).toEqual({ ok: false, code: "CONFLICT", message: expect.any(String) });
+
+    expect(await rawRows("SELECT * FROM accounts ORDER BY id")).toEqual(before);
+    // The original password still works and the new one does not.
+    expect(await verifyAccountCredentials("dup@example.com", PASSWORD)).not.toBeNull();
+    expect(await verifyAccountCredentials("dup@example.com", "another password")).toBeNull();
+  });
+});
+
+describe("verifyAccountCredentials", () => {
+  const email = uniqueEmail("verify");
+  let accountId = "";
+
+  beforeAll(async () => {
+    const result = await createAccount(email, PASSWORD);
+    if (!result.ok) throw new Error("setup failed");
+    accountId = result.value.id;
+  });
+
+  it.each([
+    ["right password", email, PASSWORD, true],
+    ["right password, email in another case and padded", `  ${email.toUpperCase()} `, PASSWORD, true],
+    ["wrong password", email, "wrong password", false],
+    ["password in another case", email, PASSWORD.toUpperCase(), false],
+    ["empty password", email, "", false],
+    ["unknown email", uniqueEmail("nobody"), PASSWORD, false],
+    ["empty email", "", PASSWORD, false],
+  ] as const)("%s", async (_label, presentedEmail, password, matches) => {
+    const account = await verifyAccountCredentials(presentedEmail, password);
+    if (matches) {
+      expect(account).toEqual({ id: accountId, email, createdAt: expect.any(Date) });
+      expect(account).not.toHaveProperty("passwordHash");
+    } else {
+      expect(account).toBeNull();
+    }
+  });
+
+  it("does not let one account's password sign in to another", async () => {
+    const other = await createAccount(uniqueEmail("other"), "other account password");
+    if (!other.ok) throw new Error("setup failed");
+    expect(await verifyAccountCredentials(email, "other account password")).toBeNull();
+    expect(await verifyAccountCredentials(other.value.email, PASSWORD)).toBeNull();
+  });
+});
+
+describe("findAccountById", () => {
+  it("returns the account DTO, without the hash", async () => {
+    const created = await createAccount(uniqueEmail("find"), PASSWORD);
+    if (!created.ok) throw new Error("setup failed");
+    const found = await findAccountById(created.value.id);
+    expect(found).toEqual(created.value);
+    expect(found).not.toHaveProperty("passwordHash");
+  });
+
+  it.each([["unknown id", "nosuchaccount000"], ["empty id", ""], ["an email instead of an id", "find-1@example.test"]])(
+    "returns null for %s",
+    async (_label, id) => {
+      expect(await findAccountById(id)).toBeNull();
+    },
+  );
+
+  it("returns null once the account is deleted (a stale session does nothing)", async () => {
+    const created = await createAccount(uniqueEmail("gone"), PASSWORD);
+    if (!created.ok) throw new Error("setup failed");
+    await rawRows("DELETE FROM accounts WHERE id = ?", [created.value.id]);
+    expect(await findAccountById(created.value.id)).toBeNull();
+  });
+});

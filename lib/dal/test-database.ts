@@ -1,0 +1,58 @@
+// Test-only helper: points the process at a fresh temporary SQLite file. Import it first in a
+// test file. `readEnv()` reads (and caches) DATABASE_URL on the first `getDb()` call, not at
+// import, so setting it while this module evaluates is early enough. Each test file runs in
+// its own forked process and so gets its own database.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { InArgs } from "@libsql/client";
+import { getDb } from "@/db/client";
+
+export const testDatabaseDir = mkdtempSync(path.join(os.tmpdir(), "keyscope-test-"));
+export const testDatabasePath = path.join(testDatabaseDir, "test.db");
+export const testDatabaseUrl = `file:${testDatabasePath}`;
+
+process.env.DATABASE_URL = testDatabaseUrl;
+
+export type RawRow = Record<string, unknown>;
+
+/** Rows as plain objects keyed by column name, straight from SQLite (no drizzle mapping). */
+export async function rawRows(sql: string, args: InArgs = []): Promise<RawRow[]> {
+  const db = await getDb();
+  const result = await db.$client.execute({ sql, args });
+  return result.rows.map((row) => Object.fromEntries(result.columns.map((column, i) => [column, row[i]])));
+}
+
+export async function countRows(table: string, where = "1 = 1", args: InArgs = []): Promise<number> {
+  const [row] = await rawRows(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, args);
+  return Number(row?.n);
+}
+
+/** Every byte SQLite has written for the test database: the main file, and the WAL if any. */
+export function readDatabaseFiles(): Buffer {
+  const parts = [testDatabasePath, `${testDatabasePath}-wal`]
+    .filter((file) => existsSync(file))
+    .map((file) => readFileSync(file));
+  return Buffer.concat(parts);
+}
+
+let emailCounter = 0;
+
+/** A unique email for this file's database, so tests do not depend on one another's accounts. */
+export function uniqueEmail(label = "user"): string {
+  emailCounter += 1;
+  return `${label}-${emailCounter}-${process.pid}@example.test`;
+}
+
+/** For afterAll: closes the client and removes the temporary directory. */
+export async function removeTestDatabase(): Promise<void> {
+  const globalForDb = globalThis as unknown as { keyscopeDb?: { url: string; ready: Promise<void>; db: { $client: { close(): void } } } };
+  const handle = globalForDb.keyscopeDb;
+  if (handle && handle.url === testDatabaseUrl) {
+    await handle.ready.catch(() => undefined);
+    handle.db.$client.close();
+    globalForDb.keyscopeDb = undefined;
+  }
+  rmSync(testDatabaseDir, { recursive: true, force: true });
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Serves the production build for Playwright on 127.0.0.1, on a database created fresh per run.
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+const port = process.argv[2] ?? "3100";
+const dataDir = path.join(root, ".e2e");
+rmSync(dataDir, { recursive: true, force: true });
+
+const server = spawn(path.join(root, "node_modules/.bin/next"), ["start", "-p", port, "-H", "127.0.0.1"], {
+  cwd: root,
+  stdio: "inherit",
+  env: {
+    ...process.env,
+    NEXT_TELEMETRY_DISABLED: "1",
+    DATABASE_URL: `file:${path.join(dataDir, "keyscope.db")}`,
+    KEYSCOPE_DATA_DIR: dataDir,
+  },
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
+server.on("exit", (code) => process.exit(code ?? 0));
