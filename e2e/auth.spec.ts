@@ -1,4 +1,5 @@
-import { expect, PASSWORD, signIn, signUp, test, uniqueEmail } from "./fixtures";
+import { createClient } from "@libsql/client";
+import { createKey, E2E_DATABASE_URL, expect, PASSWORD, signIn, signUp, test, uniqueEmail } from "./fixtures";
 
 test.describe("accounts", () => {
   test("signing up signs the new user in and lands on the API keys page", async ({ page }) => {
@@ -55,5 +56,31 @@ test.describe("accounts", () => {
       await page.goto(path);
       await expect(page).toHaveURL(/\/signin$/);
     }
+  });
+
+  test("every action re-checks the session: a page left open after sign-out changes nothing", async ({ page, context }) => {
+    const email = await signUp(page);
+    await createKey(page, "still-on");
+    await context.clearCookies();
+    const toggle = page.getByRole("switch", { name: "Enable still-on" });
+    await toggle.click();
+    await expect(page.getByRole("alert").filter({ hasText: "Your session has ended. Sign in again." })).toBeVisible();
+    await expect(toggle).toBeChecked();
+
+    await signIn(page, email);
+    await expect(page.getByRole("switch", { name: "Enable still-on" })).toBeChecked();
+  });
+
+  test("a deleted account's session cookie does nothing", async ({ page }) => {
+    const email = await signUp(page);
+    await createKey(page, "orphan");
+    const db = createClient({ url: E2E_DATABASE_URL });
+    await db.execute({ sql: "DELETE FROM accounts WHERE email = ?", args: [email] });
+    db.close();
+
+    await page.getByRole("switch", { name: "Enable orphan" }).click();
+    await expect(page.getByRole("alert").filter({ hasText: "Your session has ended. Sign in again." })).toBeVisible();
+    await page.goto("/settings/api-keys");
+    await expect(page).toHaveURL(/\/signin$/);
   });
 });

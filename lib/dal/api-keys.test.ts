@@ -17,7 +17,7 @@ import {
   type ApiKeyDto,
   type LegacyKeyImport,
 } from "./api-keys";
-import { createEndpoint, deleteEndpoint } from "./endpoints";
+import { createEndpoint } from "./endpoints";
 
 afterAll(removeTestDatabase);
 
