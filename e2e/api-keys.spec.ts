@@ -104,6 +104,7 @@ test.describe("API keys", () => {
     // Resetting the override makes it inherit again.
     await page.getByRole("button", { name: "Reset gpu to All endpoints" }).click();
     await page.getByRole("button", { name: "Save scopes" }).click();
+    await expect(page.getByRole("dialog")).toBeHidden();
     await page.reload();
     await keyRow(page, "editable").getByRole("button", { name: "Edit scopes" }).click();
     await expect(page.getByRole("dialog").getByText("Inherits All endpoints")).toBeVisible();
@@ -117,12 +118,12 @@ test.describe("API keys", () => {
     await expect(toggle).toBeChecked();
     await toggle.click();
     await expect(toggle).not.toBeChecked();
-    await page.waitForLoadState("networkidle");
+    await expect(toggle).toBeEnabled();
     await page.reload();
     await expect(toggle).not.toBeChecked();
     await toggle.click();
     await expect(toggle).toBeChecked();
-    await page.waitForLoadState("networkidle");
+    await expect(toggle).toBeEnabled();
     await page.reload();
     await expect(toggle).toBeChecked();
   });
@@ -212,6 +213,7 @@ test.describe("API keys", () => {
     await page.keyboard.press("ArrowRight");
     await expect(scopeRow(page, "GraphQL").getByRole("radio", { name: "Read", exact: true })).toBeChecked();
     await page.keyboard.press("Tab");
+    await expect(scopeRow(page, "All endpoints").getByRole("radio", { name: "None" })).toBeFocused();
     await page.keyboard.press("ArrowRight");
     await expect(scopeRow(page, "All endpoints").getByRole("radio", { name: "Read", exact: true })).toBeChecked();
     await page.getByRole("button", { name: "Create", exact: true }).focus();

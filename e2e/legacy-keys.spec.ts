@@ -44,7 +44,7 @@ test.describe("legacy keys", () => {
     const toggle = page.getByRole("switch", { name: "Enable old reader" });
     await toggle.click();
     await expect(toggle).not.toBeChecked();
-    await page.waitForLoadState("networkidle");
+    await expect(toggle).toBeEnabled();
     await page.reload();
     await expect(toggle).not.toBeChecked();
 

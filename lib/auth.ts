@@ -20,6 +20,12 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => ({
   // Credentials sign-in requires JWT sessions; every data access re-reads the account row instead.
   session: { strategy: "jwt", maxAge: 7 * 24 * 60 * 60 },
   pages: { signIn: "/signin" },
+  logger: {
+    // A wrong password is an expected outcome, not a stack trace; other errors by name only.
+    error(error) {
+      if (error.name !== "CredentialsSignin") console.error(`[auth] ${error.name}`);
+    },
+  },
   providers: [
     Credentials({
       credentials: { email: { label: "Email" }, password: { label: "Password", type: "password" } },
