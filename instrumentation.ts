@@ -1,8 +1,9 @@
-// Runs once when a Next.js server process starts: create and migrate the database before the
-// first request, so `next start` needs no separate step.
+// Runs once when a Next.js server process starts: create and migrate the database, and start the
+// data plane (echo worker, last-used writer flushed on exit) before the first request, so
+// `next start` needs no separate step.
 export async function register() {
   if (process.env.NEXT_RUNTIME === "nodejs") {
-    const { getDb } = await import("./db/client");
-    await getDb();
+    const { getDataPlane } = await import("./lib/dal/data-plane");
+    await getDataPlane();
   }
 }

@@ -11,6 +11,13 @@ const envSchema = z.object({
   DATABASE_BUSY_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   KEYSCOPE_DATA_DIR: z.string().min(1).default("./data"),
   AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
+  // Last-used dates are written at most this often (SPEC §4: batched, never per request).
+  LAST_USED_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(5_000),
+  ECHO_WORKER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  // Tests slow the echo worker down to observe queued jobs and cancel them before they finish.
+  ECHO_WORKER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(3001),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -17,6 +17,8 @@ const server = spawn(path.join(root, "node_modules/.bin/next"), ["start", "-p", 
     NEXT_TELEMETRY_DISABLED: "1",
     DATABASE_URL: `file:${path.join(dataDir, "keyscope.db")}`,
     KEYSCOPE_DATA_DIR: dataDir,
+    // Slow enough that a test can cancel a job before the echo worker finishes it.
+    ECHO_WORKER_DELAY_MS: process.env.ECHO_WORKER_DELAY_MS ?? "500",
   },
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));

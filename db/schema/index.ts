@@ -3,3 +3,4 @@ export { endpoints } from "./endpoints";
 export { pods } from "./pods";
 export { apiKeys } from "./api-keys";
 export { apiKeyEndpointScopes } from "./api-key-endpoint-scopes";
+export { jobs } from "./jobs";

@@ -48,3 +48,14 @@ export async function deleteEndpoint(accountId: string, endpointId: string): Pro
     .returning({ id: endpoints.id });
   return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
 }
+
+/** The account's own endpoint, or null: another account's id reads exactly like an unknown one. */
+export async function getEndpoint(accountId: string, endpointId: string): Promise<EndpointDto | null> {
+  const db = await getDb();
+  const [row] = await db
+    .select(endpointColumns)
+    .from(endpoints)
+    .where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId)))
+    .limit(1);
+  return row ?? null;
+}

@@ -1,0 +1,86 @@
+import "server-only";
+import type { Client, InValue } from "@libsql/client";
+import Database from "libsql";
+
+/**
+ * Raw SQL for the data plane (verification and jobs), where the drizzle query builder costs more
+ * than the lookup itself. On `file:` databases statements are prepared once and run on the
+ * native binding; on libSQL servers they go through @libsql/client.
+ */
+export interface SqlRunner {
+  get<T>(sql: string, args: InValue[]): Promise<T | undefined>;
+  all<T>(sql: string, args: InValue[]): Promise<T[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, args: InValue[]): Promise<number>;
+  /** Synchronous write for process exit, where no promise will settle; null when not possible. */
+  runAtExit(sql: string, args: InValue[]): number | null;
+  close(): void;
+}
+
+/** The database is locked or unreachable past its timeout: a 503, never a 500. */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A file database on the native binding. Its calls are synchronous, so a statement waiting for
+ * another process's write lock would block the event loop: the connection's own busy timeout is
+ * kept tiny, and waiting happens here, asynchronously, until `busyTimeoutMs` has passed.
+ */
+export function openFileSqlRunner(path: string, busyTimeoutMs: number): SqlRunner {
+  const db = new Database(path, { timeout: 5 });
+  type Statement = { get(...args: unknown[]): unknown; all(...args: unknown[]): unknown[]; run(...args: unknown[]): { changes: number } };
+  const statements = new Map<string, Statement>();
+  const prepare = (sql: string): Statement => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql) as unknown as Statement;
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+  async function withRetry<T>(work: () => T): Promise<T> {
+    const deadline = Date.now() + busyTimeoutMs;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      try {
+        return work();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (Date.now() >= deadline) throw new DatabaseUnavailableError("database locked past its timeout");
+        await sleep(pause);
+      }
+    }
+  }
+  return {
+    get: <T>(sql: string, args: InValue[]) => withRetry(() => prepare(sql).get(...args) as T | undefined),
+    all: <T>(sql: string, args: InValue[]) => withRetry(() => prepare(sql).all(...args) as T[]),
+    run: (sql, args) => withRetry(() => prepare(sql).run(...args).changes),
+    runAtExit: (sql, args) => prepare(sql).run(...args).changes,
+    close: () => db.close(),
+  };
+}
+
+export function clientSqlRunner(client: Client): SqlRunner {
+  async function guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isBusy(error) || (error as { code?: string })?.code === "SERVER_ERROR") throw new DatabaseUnavailableError("database unavailable");
+      throw error;
+    }
+  }
+  return {
+    get: <T>(sql: string, args: InValue[]) => guarded(async () => (await client.execute({ sql, args })).rows[0] as T | undefined),
+    all: <T>(sql: string, args: InValue[]) => guarded(async () => (await client.execute({ sql, args })).rows as unknown as T[]),
+    run: (sql, args) => guarded(async () => (await client.execute({ sql, args })).rowsAffected),
+    runAtExit: () => null,
+    close: () => {},
+  };
+}

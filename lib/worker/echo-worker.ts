@@ -1,0 +1,73 @@
+import { EventEmitter } from "node:events";
+import type { JobStore } from "@/lib/dal/jobs";
+
+export type EchoWorker = {
+  /** Runs queued jobs now, instead of at the next poll. */
+  wake(): void;
+  /** Resolves when this process settles `jobId`, or after `ms`, whichever comes first. */
+  settledOrTimeout(jobId: string, ms: number): Promise<void>;
+  stop(): void;
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The built-in worker: output = input, IN_QUEUE → IN_PROGRESS → COMPLETED. Every server process
+ * runs one; claiming a job is one atomic UPDATE, so processes sharing a database never run a job
+ * twice. Jobs queued by another process are picked up at the next poll.
+ */
+export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delayMs: number }): EchoWorker {
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  let draining = false;
+  let again = false;
+  let stopped = false;
+
+  async function drain() {
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = true;
+    try {
+      do {
+        again = false;
+        // Checked before claiming: a stopped worker must not take a job it will never finish
+        // (it would stay IN_PROGRESS for ever); a job already taken is still completed.
+        const next = () => (stopped ? Promise.resolve(undefined) : jobs.claimNext(Date.now()));
+        for (let job = await next(); job; job = await next()) {
+          if (options.delayMs > 0) await sleep(options.delayMs);
+          await jobs.complete(job.id, job.input, Date.now());
+          events.emit(job.id);
+        }
+      } while (again && !stopped);
+    } catch (error) {
+      // A locked database: the job stays queued (or in progress) and the next poll retries.
+      console.error(`echo worker: ${error instanceof Error ? error.name : "unknown error"}`);
+    } finally {
+      draining = false;
+    }
+  }
+
+  const timer = setInterval(() => void drain(), options.pollMs);
+  timer.unref();
+
+  return {
+    wake: () => void drain(),
+    settledOrTimeout(jobId, ms) {
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timeout);
+          events.off(jobId, done);
+          resolve();
+        };
+        const timeout = setTimeout(done, ms);
+        events.once(jobId, done);
+      });
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
