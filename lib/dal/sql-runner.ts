@@ -36,6 +36,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export function openFileSqlRunner(path: string, busyTimeoutMs: number): SqlRunner {
   const db = new Database(path, { timeout: 5 });
+  // Keep the key index in memory: with 100k keys the default 2 MB page cache would send most
+  // lookups to the OS. mmap lets reads skip the pread() syscalls altogether.
+  db.pragma("cache_size = -65536");
+  db.pragma("mmap_size = 268435456");
   type Statement = { get(...args: unknown[]): unknown; all(...args: unknown[]): unknown[]; run(...args: unknown[]): { changes: number } };
   const statements = new Map<string, Statement>();
   const prepare = (sql: string): Statement => {
@@ -46,11 +50,27 @@ export function openFileSqlRunner(path: string, busyTimeoutMs: number): SqlRunne
     }
     return statement;
   };
-  async function withRetry<T>(work: () => T): Promise<T> {
+  // A statement that fails with SQLITE_BUSY is left un-reset (the binding has no reset()), and
+  // the connection then reads a frozen snapshot until that statement runs again: a disabled key
+  // would keep verifying here. So writes take the lock first with a one-shot BEGIN IMMEDIATE,
+  // the only statement that can then be busy, and cached write statements never are.
+  function inWriteTransaction<T>(work: () => T): T {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+  async function withRetry<T>(sql: string, work: () => T): Promise<T> {
     const deadline = Date.now() + busyTimeoutMs;
+    const readOnly = /^\s*select\b/i.test(sql);
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
       try {
-        return work();
+        return readOnly ? work() : inWriteTransaction(work);
       } catch (error) {
         if (!isBusy(error)) throw error;
         if (Date.now() >= deadline) throw new DatabaseUnavailableError("database locked past its timeout");
@@ -59,9 +79,9 @@ export function openFileSqlRunner(path: string, busyTimeoutMs: number): SqlRunne
     }
   }
   return {
-    get: <T>(sql: string, args: InValue[]) => withRetry(() => prepare(sql).get(...args) as T | undefined),
-    all: <T>(sql: string, args: InValue[]) => withRetry(() => prepare(sql).all(...args) as T[]),
-    run: (sql, args) => withRetry(() => prepare(sql).run(...args).changes),
+    get: <T>(sql: string, args: InValue[]) => withRetry(sql, () => prepare(sql).get(...args) as T | undefined),
+    all: <T>(sql: string, args: InValue[]) => withRetry(sql, () => prepare(sql).all(...args) as T[]),
+    run: (sql, args) => withRetry(sql, () => prepare(sql).run(...args).changes),
     runAtExit: (sql, args) => prepare(sql).run(...args).changes,
     close: () => db.close(),
   };
