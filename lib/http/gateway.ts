@@ -28,11 +28,14 @@ function toRequest(req: IncomingMessage, origin: string): Request {
   } as RequestInit);
 }
 
-async function send(res: ServerResponse, response: Response): Promise<void> {
+async function send(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
   const body = Buffer.from(await response.arrayBuffer());
   headers["content-length"] = String(body.byteLength);
+  // Answered before the body was all read (too large, or refused first): the rest of it is still
+  // on the wire, and a kept-alive connection would hang the client's next request behind it.
+  if (!req.complete) headers.connection = "close";
   res.writeHead(response.status, headers);
   res.end(body);
 }
@@ -40,17 +43,20 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
 /** The standalone data plane: a plain node:http server around the Fetch handlers. */
 export function createGatewayServer(): Server {
   return createServer((req, res) => {
-    const origin = `http://${req.headers.host ?? "localhost"}`;
+    // Not the Host header: it is the client's to choose, and one that is not a valid host made
+    // `new Request` throw here, outside any promise, taking the process down. Handlers read only
+    // the path and query.
+    const origin = "http://gateway.invalid";
     const pathname = (req.url ?? "/").split("?")[0] ?? "/";
     if (pathname === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end("ok");
       return;
     }
     const handler = routeRequest(pathname);
-    const respond = handler ? handler(toRequest(req, origin)) : Promise.resolve(apiError("NOT_FOUND", "No such route."));
+    const respond = handler ? Promise.resolve().then(() => handler(toRequest(req, origin))) : Promise.resolve(apiError("NOT_FOUND", "No such route."));
     respond
-      .then((response) => send(res, response))
-      .catch(() => send(res, apiError("UNAVAILABLE")))
+      .then((response) => send(req, res, response))
+      .catch(() => send(req, res, apiError("UNAVAILABLE")))
       .catch(() => res.destroy());
   });
 }

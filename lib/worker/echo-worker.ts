@@ -22,6 +22,17 @@ export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delay
   let draining = false;
   let again = false;
   let stopped = false;
+  // A job taken but not yet completed: if completing it fails (database locked), claimNext will
+  // never hand it out again, so the next drain completes it first.
+  let taken: { id: string; input: string } | undefined;
+
+  async function finish(job: { id: string; input: string }) {
+    taken = job;
+    if (options.delayMs > 0) await sleep(options.delayMs);
+    await jobs.complete(job.id, job.input, Date.now());
+    taken = undefined;
+    events.emit(job.id);
+  }
 
   async function drain() {
     if (draining) {
@@ -35,14 +46,11 @@ export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delay
         // Checked before claiming: a stopped worker must not take a job it will never finish
         // (it would stay IN_PROGRESS for ever); a job already taken is still completed.
         const next = () => (stopped ? Promise.resolve(undefined) : jobs.claimNext(Date.now()));
-        for (let job = await next(); job; job = await next()) {
-          if (options.delayMs > 0) await sleep(options.delayMs);
-          await jobs.complete(job.id, job.input, Date.now());
-          events.emit(job.id);
-        }
+        if (taken) await finish(taken);
+        for (let job = await next(); job; job = await next()) await finish(job);
       } while (again && !stopped);
     } catch (error) {
-      // A locked database: the job stays queued (or in progress) and the next poll retries.
+      // A locked database: the job stays queued, or taken, and the next poll retries.
       console.error(`echo worker: ${error instanceof Error ? error.name : "unknown error"}`);
     } finally {
       draining = false;

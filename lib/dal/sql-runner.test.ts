@@ -1,0 +1,227 @@
+import { removeTestDatabase, testDatabasePath, uniqueEmail } from "./test-database";
+import type { Client } from "@libsql/client";
+import Database from "libsql";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/db/client";
+import { hashKey } from "@/lib/keys/hash";
+import { decide } from "@/lib/verify/verifier";
+import { createAccount } from "./accounts";
+import { createScopedApiKey } from "./api-keys";
+import { createKeyStore } from "./key-store";
+import { createLastUsedRecorder } from "./last-used";
+import { clientSqlRunner, DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "./sql-runner";
+
+const BUSY_TIMEOUT_MS = 300;
+
+let runner: SqlRunner;
+let holder: InstanceType<typeof Database>;
+let plaintext = "";
+
+beforeAll(async () => {
+  await getDb(); // creates and migrates the file, in WAL mode
+  runner = openFileSqlRunner(testDatabasePath, BUSY_TIMEOUT_MS);
+  await runner.run("CREATE TABLE scratch (n INTEGER NOT NULL, label TEXT)", []);
+  await runner.run("INSERT INTO scratch (n, label) VALUES (1, 'committed')", []);
+  const account = await createAccount(uniqueEmail("runner"), "password-runner-123");
+  if (!account.ok) throw new Error("setup: account");
+  const key = await createScopedApiKey(account.value.id, { name: "runner", scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } });
+  if (!key.ok) throw new Error("setup: key");
+  plaintext = key.value.plaintext;
+  // A second connection, as another process would hold it.
+  holder = new Database(testDatabasePath);
+});
+
+afterEach(() => {
+  if (holder.inTransaction) holder.exec("ROLLBACK");
+});
+
+afterAll(async () => {
+  holder?.close();
+  runner?.close();
+  await removeTestDatabase();
+});
+
+function holdWriteLock() {
+  holder.exec("BEGIN IMMEDIATE");
+  holder.prepare("INSERT INTO scratch (n, label) VALUES (?, 'uncommitted')").run(99);
+}
+
+/** Counts timer ticks and the longest gap between them while `work` runs. */
+async function watchEventLoop<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; elapsed: number; ticks: number; maxGap: number }> {
+  let ticks = 0;
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+    ticks += 1;
+  }, 10);
+  const started = performance.now();
+  const [result] = await Promise.allSettled([work()]);
+  const elapsed = performance.now() - started;
+  clearInterval(timer);
+  maxGap = Math.max(maxGap, performance.now() - last);
+  return { result: result!, elapsed, ticks, maxGap };
+}
+
+describe("while another connection holds the write lock", () => {
+  it("reads through the runner keep answering, fast, and see only committed rows", async () => {
+    holdWriteLock();
+    const started = performance.now();
+    for (let i = 0; i < 50; i++) {
+      const row = await runner.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE label = ?", ["uncommitted"]);
+      expect(row?.n).toBe(0);
+    }
+    const rows = await runner.all<{ n: number }>("SELECT n FROM scratch ORDER BY n", []);
+    expect(rows.map((row) => row.n)).toEqual([1]);
+    // 51 reads: nowhere near one busy timeout, let alone 51.
+    expect(performance.now() - started).toBeLessThan(BUSY_TIMEOUT_MS);
+  });
+
+  it("verification keeps answering", async () => {
+    holdWriteLock();
+    const store = createKeyStore(runner, createLastUsedRecorder(runner));
+    const started = performance.now();
+    const decision = await decide(plaintext, { resource: "graphql", access: "read" }, store);
+    expect(decision).toMatchObject({ ok: true, code: "VALID" });
+    expect(performance.now() - started).toBeLessThan(BUSY_TIMEOUT_MS / 2);
+    expect(await store.findKeyByHash(hashKey(plaintext), null)).toMatchObject({ enabled: true, graphqlLevel: "read" });
+  });
+
+  it("a write rejects with DatabaseUnavailableError after about busyTimeoutMs, without stalling the event loop", async () => {
+    holdWriteLock();
+    const watched = await watchEventLoop(() => runner.run("INSERT INTO scratch (n) VALUES (2)", []));
+    expect(watched.result.status).toBe("rejected");
+    expect((watched.result as PromiseRejectedResult).reason).toBeInstanceOf(DatabaseUnavailableError);
+    expect(watched.elapsed).toBeGreaterThanOrEqual(BUSY_TIMEOUT_MS - 5);
+    expect(watched.elapsed).toBeLessThan(BUSY_TIMEOUT_MS + 250);
+    // A 10 ms interval over ~300 ms: it kept ticking, and never waited long for its turn.
+    expect(watched.ticks).toBeGreaterThanOrEqual(10);
+    expect(watched.maxGap).toBeLessThan(100);
+    holder.exec("ROLLBACK");
+    expect((await runner.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE n = 2", []))?.n).toBe(0);
+  });
+
+  it("waiting writes do not queue behind one another: three at once all give up after about one timeout", async () => {
+    holdWriteLock();
+    const watched = await watchEventLoop(() =>
+      Promise.allSettled([1, 2, 3].map((n) => runner.run("INSERT INTO scratch (n) VALUES (?)", [100 + n]))),
+    );
+    const results = (watched.result as PromiseFulfilledResult<PromiseSettledResult<number>[]>).value;
+    for (const result of results) {
+      expect(result.status).toBe("rejected");
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(DatabaseUnavailableError);
+    }
+    expect(watched.elapsed).toBeLessThan(BUSY_TIMEOUT_MS + 250);
+    expect(watched.maxGap).toBeLessThan(100);
+  });
+
+  it("a write waiting when the lock is released goes through", async () => {
+    holdWriteLock();
+    setTimeout(() => holder.exec("COMMIT"), 100);
+    const started = performance.now();
+    await expect(runner.run("INSERT INTO scratch (n, label) VALUES (3, 'after wait')", [])).resolves.toBe(1);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(90);
+    expect(elapsed).toBeLessThan(BUSY_TIMEOUT_MS);
+    const rows = await runner.all<{ n: number }>("SELECT n FROM scratch WHERE n IN (3, 99) ORDER BY n", []);
+    expect(rows.map((row) => row.n)).toEqual([3, 99]);
+  });
+
+  it("a write that gave up does not freeze this connection: a key disabled by the holder is refused on the next read", async () => {
+    const store = createKeyStore(runner, createLastUsedRecorder(runner));
+    const requirement = { resource: "graphql", access: "read" } as const;
+    const countUncommitted = async () => (await runner.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE label = 'uncommitted'", []))?.n;
+    const before = await countUncommitted();
+    holdWriteLock();
+    await expect(runner.run("INSERT INTO scratch (n) VALUES (5)", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    expect(await decide(plaintext, requirement, store)).toMatchObject({ ok: true });
+    // The other process disables the key and commits.
+    holder.prepare("UPDATE api_keys SET enabled = 0 WHERE key_hash = ?").run(hashKey(plaintext));
+    holder.exec("COMMIT");
+    expect(await decide(plaintext, requirement, store)).toMatchObject({ ok: false, code: "KEY_DISABLED" });
+    expect(await countUncommitted()).toBe(before! + 1);
+    await expect(runner.run("INSERT INTO scratch (n) VALUES (5)", [])).resolves.toBe(1);
+    holder.prepare("UPDATE api_keys SET enabled = 1 WHERE key_hash = ?").run(hashKey(plaintext));
+    expect(await decide(plaintext, requirement, store)).toMatchObject({ ok: true });
+  });
+
+  it("the same holds for a write read back through get (UPDATE … RETURNING)", async () => {
+    holdWriteLock();
+    const claim = "UPDATE scratch SET label = 'claimed' WHERE n = 1 RETURNING n";
+    await expect(runner.get(claim, [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    holder.prepare("UPDATE scratch SET label = 'changed elsewhere' WHERE n = 99").run();
+    holder.exec("COMMIT");
+    expect(await runner.get<{ label: string }>("SELECT label FROM scratch WHERE n = 99", [])).toMatchObject({ label: "changed elsewhere" });
+    expect(await runner.get<{ n: number }>(claim, [])).toMatchObject({ n: 1 });
+  });
+
+  it("after COMMIT on the holder, writes work again at once", async () => {
+    holdWriteLock();
+    await expect(runner.run("INSERT INTO scratch (n) VALUES (4)", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    holder.exec("COMMIT");
+    const started = performance.now();
+    await expect(runner.run("INSERT INTO scratch (n) VALUES (4)", [])).resolves.toBe(1);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect((await runner.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE n = 4", []))?.n).toBe(1);
+  });
+});
+
+describe("file runner", () => {
+  it("run returns the number of rows changed", async () => {
+    await runner.run("INSERT INTO scratch (n, label) VALUES (10, 'x'), (11, 'x'), (12, 'x')", []);
+    await expect(runner.run("UPDATE scratch SET label = 'y' WHERE label = ?", ["x"])).resolves.toBe(3);
+    await expect(runner.run("UPDATE scratch SET label = 'y' WHERE label = ?", ["nothing"])).resolves.toBe(0);
+  });
+
+  it("binds arguments, never interpolates them", async () => {
+    const hostile = "'); DROP TABLE scratch; --";
+    await runner.run("INSERT INTO scratch (n, label) VALUES (?, ?)", [20, hostile]);
+    expect(await runner.get<{ label: string }>("SELECT label FROM scratch WHERE n = ?", [20])).toMatchObject({ label: hostile });
+  });
+
+  it("other errors are passed through, not reported as unavailable", async () => {
+    await expect(runner.get("SELECT * FROM no_such_table", [])).rejects.not.toBeInstanceOf(DatabaseUnavailableError);
+    await expect(runner.run("INSERT INTO scratch (n) VALUES (NULL)", [])).rejects.toThrow(/NOT NULL/);
+  });
+
+  it("runAtExit writes synchronously", () => {
+    expect(runner.runAtExit("INSERT INTO scratch (n) VALUES (30)", [])).toBe(1);
+    const row = holder.prepare("SELECT count(*) AS n FROM scratch WHERE n = 30").get() as { n: number };
+    expect(row.n).toBe(1);
+  });
+
+  it("a second runner on the same file sees committed writes at once", async () => {
+    const second = openFileSqlRunner(testDatabasePath, BUSY_TIMEOUT_MS);
+    try {
+      await runner.run("INSERT INTO scratch (n) VALUES (40)", []);
+      expect((await second.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE n = 40", []))?.n).toBe(1);
+    } finally {
+      second.close();
+    }
+  });
+});
+
+describe("client runner (libSQL server)", () => {
+  const failing = (error: unknown) => clientSqlRunner({ execute: () => Promise.reject(error) } as unknown as Client);
+
+  it.each(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "SERVER_ERROR"])("%s → DatabaseUnavailableError", async (code) => {
+    const sql = failing(Object.assign(new Error("secret detail"), { code }));
+    await expect(sql.get("SELECT 1", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await expect(sql.all("SELECT 1", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await expect(sql.run("SELECT 1", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
+  });
+
+  it("other errors pass through", async () => {
+    const error = Object.assign(new Error("no such table"), { code: "SQLITE_ERROR" });
+    await expect(failing(error).get("SELECT 1", [])).rejects.toBe(error);
+  });
+
+  it("works against the real client, and cannot write at exit", async () => {
+    const sql = clientSqlRunner((await getDb()).$client);
+    await expect(sql.run("INSERT INTO scratch (n) VALUES (50)", [])).resolves.toBe(1);
+    expect(await sql.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE n = 50", [])).toMatchObject({ n: 1 });
+    expect(sql.runAtExit("INSERT INTO scratch (n) VALUES (51)", [])).toBeNull();
+  });
+});

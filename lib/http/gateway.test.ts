@@ -1,0 +1,323 @@
+import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/lib/dal/test-database";
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import runpodSdk from "runpod-sdk";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createAccount } from "@/lib/dal/accounts";
+import { createScopedApiKey, setApiKeyEnabled } from "@/lib/dal/api-keys";
+import { getDataPlane } from "@/lib/dal/data-plane";
+import { createEndpoint } from "@/lib/dal/endpoints";
+import { hashKey } from "@/lib/keys/hash";
+import type { AccessLevel } from "@/lib/scopes/levels";
+import { createGatewayServer, routeRequest } from "./gateway";
+
+vi.hoisted(() => {
+  process.env.ECHO_WORKER_POLL_MS = "60000";
+  process.env.LAST_USED_FLUSH_MS = "60000";
+});
+
+let server: Server;
+let origin = "";
+let accountId = "";
+let endpointId = "";
+let otherEndpointId = "";
+let rwKey = "";
+let readKey = "";
+const secrets: string[] = [];
+const seen: string[] = [];
+
+async function newKeyWithId(account: string, graphql: AccessLevel, endpointsAll: AccessLevel) {
+  const result = await createScopedApiKey(account, { name: "gateway", scopes: { graphql, endpointsAll, endpoints: {} } });
+  if (!result.ok) throw new Error("setup: key");
+  secrets.push(result.value.plaintext);
+  return { id: result.value.key.id, plaintext: result.value.plaintext };
+}
+
+const newKey = async (account: string, graphql: AccessLevel, endpointsAll: AccessLevel) => (await newKeyWithId(account, graphql, endpointsAll)).plaintext;
+
+beforeAll(async () => {
+  const [a, b] = await Promise.all([createAccount(uniqueEmail("gw"), "password-gw-123"), createAccount(uniqueEmail("other"), "password-other-123")]);
+  if (!a.ok || !b.ok) throw new Error("setup: accounts");
+  accountId = a.value.id;
+  const endpoint = await createEndpoint(accountId, "gateway");
+  const other = await createEndpoint(b.value.id, "other");
+  if (!endpoint.ok || !other.ok) throw new Error("setup: endpoint");
+  endpointId = endpoint.value.id;
+  otherEndpointId = other.value.id;
+  rwKey = await newKey(accountId, "read", "read_write");
+  readKey = await newKey(accountId, "none", "read");
+  await getDataPlane();
+  server = createGatewayServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    server?.close(() => resolve());
+    server?.closeAllConnections();
+  });
+  const plane = await getDataPlane();
+  plane.worker.stop();
+  plane.lastUsed.stop();
+  await removeTestDatabase();
+});
+
+async function call(path: string, init: RequestInit = {}) {
+  const response = await fetch(origin + path, init);
+  const text = await response.text();
+  seen.push(text);
+  response.headers.forEach((value, name) => seen.push(`${name}: ${value}`));
+  return { status: response.status, headers: response.headers, text };
+}
+
+const sdk = (key: string, endpoint = endpointId) => runpodSdk(key, { baseUrl: `${origin}/v2` }).endpoint(endpoint)!;
+
+describe("the real runpod-sdk against the gateway", () => {
+  it("health", async () => {
+    const health = await sdk(rwKey).health();
+    expect(health).toMatchObject({
+      jobs: { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 },
+      workers: { idle: expect.any(Number), running: expect.any(Number) },
+    });
+  });
+
+  it("run, then status until COMPLETED with output = input", async () => {
+    const endpoint = sdk(rwKey);
+    const input = { prompt: "a photo of a cat", steps: 20, tags: ["x", "y"] };
+    const run = await endpoint.run({ input });
+    expect(run).toEqual({ id: expect.any(String), status: "IN_QUEUE" });
+    const id = (run as { id: string }).id;
+    let status: Record<string, unknown> = {};
+    await vi.waitFor(
+      async () => {
+        status = (await endpoint.status(id)) as Record<string, unknown>;
+        expect(status.status).toBe("COMPLETED");
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    expect(status).toMatchObject({ id, status: "COMPLETED", output: input, started: true, completed: true, succeeded: true });
+  });
+
+  it("runSync → COMPLETED with output = input", async () => {
+    const input = { text: "héllo ✓", n: [1, 2, 3] };
+    const result = await sdk(rwKey).runSync({ input }, 5000);
+    expect(result).toMatchObject({ status: "COMPLETED", output: input, completed: true, succeeded: true });
+  });
+
+  it("statusSync and stream", async () => {
+    const endpoint = sdk(rwKey);
+    const run = (await endpoint.run({ input: "streamed" })) as { id: string };
+    const status = await endpoint.statusSync(run.id, 5000);
+    expect(status).toMatchObject({ id: run.id, status: "COMPLETED", output: "streamed" });
+    const outputs: unknown[] = [];
+    for await (const chunk of endpoint.stream(run.id, 5000)) outputs.push(chunk);
+    expect(outputs).toEqual([{ output: "streamed" }]);
+  });
+
+  it("a read-only key is refused run with 403, and nothing runs", async () => {
+    const before = await sdk(rwKey).health();
+    const refused = await sdk(readKey)
+      .run({ input: 1 })
+      .catch((error: unknown) => ({ thrown: error }));
+    // The SDK either returns {status} for a non-200 or throws, depending on its HTTP client.
+    const status = "thrown" in refused ? (refused.thrown as { response?: { status?: number } }).response?.status : (refused as unknown as { status?: number }).status;
+    expect(status).toBe(403);
+    expect(await sdk(rwKey).health()).toEqual(before);
+    expect(await sdk(readKey).health()).toEqual(before);
+  });
+
+  it("with the worker stopped: cancel a queued job, and purgeQueue the rest", async () => {
+    (await getDataPlane()).worker.stop();
+    const endpoint = sdk(rwKey);
+    const jobs = [(await endpoint.run({ input: 1 })) as { id: string }, (await endpoint.run({ input: 2 })) as { id: string }, (await endpoint.run({ input: 3 })) as { id: string }];
+    expect((await endpoint.status(jobs[0]!.id)) as Record<string, unknown>).toMatchObject({ status: "IN_QUEUE" });
+    expect(await endpoint.cancel(jobs[0]!.id)).toEqual({ id: jobs[0]!.id, status: "CANCELLED" });
+    expect((await endpoint.status(jobs[0]!.id)) as Record<string, unknown>).toMatchObject({ status: "CANCELLED", completed: true, succeeded: false });
+    expect((await endpoint.health()).jobs).toMatchObject({ inQueue: 2 });
+    expect(await endpoint.purgeQueue()).toEqual({ removed: 2, status: "completed" });
+    expect((await endpoint.health()).jobs).toMatchObject({ inQueue: 0, inProgress: 0 });
+  });
+});
+
+describe("the other routes through the gateway", () => {
+  it("/healthz", async () => {
+    const reply = await call("/healthz");
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it.each(["/", "/unknown", "/v1/x/health", "/api/v1/keys", "/api/v1/keys/verify/extra", "/graphql/extra", "/healthz/x"])("%s → 404 JSON", async (path) => {
+    const reply = await call(path, { headers: { authorization: `Bearer ${rwKey}` } });
+    expect(reply.status).toBe(404);
+    expect(reply.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(reply.headers.get("cache-control")).toBe("no-store");
+    expect(JSON.parse(reply.text)).toEqual({ error: { code: "NOT_FOUND", message: expect.any(String) } });
+  });
+
+  it("POST /api/v1/keys/verify", async () => {
+    const verify = (body: unknown) => call("/api/v1/keys/verify", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const valid = await verify({ key: rwKey, resource: "endpoint", endpointId, access: "read_write" });
+    expect(valid.status).toBe(200);
+    expect(JSON.parse(valid.text)).toEqual({ valid: true, code: "VALID", keyId: expect.any(String), accountId });
+    const denied = await verify({ key: readKey, resource: "endpoint", endpointId, access: "read_write" });
+    expect(JSON.parse(denied.text)).toMatchObject({ valid: false, code: "INSUFFICIENT_SCOPE" });
+    const elsewhere = await verify({ key: rwKey, resource: "endpoint", endpointId: otherEndpointId, access: "read" });
+    expect(JSON.parse(elsewhere.text)).toMatchObject({ valid: false, code: "NOT_FOUND" });
+    const malformed = await call("/api/v1/keys/verify", { method: "POST", body: "{" });
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.text)).toMatchObject({ error: { code: "BAD_REQUEST" } });
+  });
+
+  it("POST /graphql with a GraphQL read key", async () => {
+    const reply = await call("/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${rwKey}` },
+      body: JSON.stringify({ query: "{ myself { id } }" }),
+    });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.text)).toEqual({ data: { myself: { id: accountId } } });
+    const refused = await call("/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${readKey}` },
+      body: JSON.stringify({ query: "{ myself { id } }" }),
+    });
+    expect(refused.status).toBe(403);
+  });
+
+  it("401 through the gateway keeps its headers", async () => {
+    const reply = await call(`/v2/${endpointId}/health`, { headers: { authorization: "Basic abc" } });
+    expect(reply.status).toBe(401);
+    expect(reply.headers.get("www-authenticate")).toBe("Bearer");
+    expect(reply.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("query strings reach the handler", async () => {
+    const badWait = await call(`/v2/${endpointId}/runsync?wait=abc`, { method: "POST", headers: { authorization: `Bearer ${rwKey}` }, body: JSON.stringify({ input: 1 }) });
+    expect(badWait.status).toBe(400);
+  });
+
+  // Each is answered before its body is read to the end; the connection must not then hang the
+  // client's next requests behind the rest of it (clients keep connections alive).
+  const chunkedBody = (bytes: number) => {
+    const chunk = new TextEncoder().encode("a".repeat(64 * 1024));
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new TextEncoder().encode('{"input":"')),
+      pull(controller) {
+        if (sent >= bytes) {
+          controller.enqueue(new TextEncoder().encode('"}'));
+          controller.close();
+        } else {
+          sent += chunk.byteLength;
+          controller.enqueue(chunk);
+        }
+      },
+    });
+  };
+  it.each([
+    ["over 1 MB with a Content-Length", () => ({ authorization: `Bearer ${rwKey}`, body: JSON.stringify({ input: "a".repeat(1_200_000) }) as BodyInit }), 400],
+    ["over 1 MB, chunked", () => ({ authorization: `Bearer ${rwKey}`, body: chunkedBody(2_000_000) as BodyInit }), 400],
+    ["1.2 MB with a key that is refused", () => ({ authorization: `Bearer ${readKey}`, body: JSON.stringify({ input: "a".repeat(1_200_000) }) as BodyInit }), 403],
+  ])("a body %s is refused, and the next requests are answered at once", async (_label, make, status) => {
+    const { authorization, body } = make();
+    const reply = await call(`/v2/${endpointId}/run`, { method: "POST", headers: { authorization, "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+    expect(reply.status).toBe(status);
+    expect(JSON.parse(reply.text)).toMatchObject({ error: { code: status === 400 ? "BAD_REQUEST" : "INSUFFICIENT_SCOPE" } });
+    for (let i = 0; i < 4; i++) {
+      const started = Date.now();
+      const next = await call(`/v2/${endpointId}/health`, { headers: { authorization: `Bearer ${rwKey}` }, signal: AbortSignal.timeout(2000) });
+      expect(next.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+    expect((await sdk(rwKey).health()).jobs).toMatchObject({ inQueue: 0 });
+  });
+
+  it.each(["exa mple", "[", "a:b:c", "host:99999", "%"])("a Host header of %j is answered, and does not bring the gateway down", async (host) => {
+    const port = (server.address() as AddressInfo).port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.end(`GET /v2/${endpointId}/health HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${rwKey}\r\nConnection: close\r\n\r\n`);
+      });
+      let data = "";
+      socket.on("data", (chunk) => (data += chunk.toString()));
+      socket.on("end", () => resolve(data));
+      socket.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 (200|400) /);
+    seen.push(raw);
+    expect((await call(`/v2/${endpointId}/health`, { headers: { authorization: `Bearer ${rwKey}` } })).status).toBe(200);
+  });
+
+  it("routes by path to the same handlers Next.js serves", () => {
+    expect(routeRequest("/v2/x/health")).not.toBeNull();
+    expect(routeRequest("/graphql")).not.toBeNull();
+    expect(routeRequest("/api/v1/keys/verify")).not.toBeNull();
+    expect(routeRequest("/v2")).toBeNull();
+    expect(routeRequest("/nothing")).toBeNull();
+  });
+
+  it("no response carried a key or its hash (this process)", () => {
+    const all = seen.join("\n");
+    for (const secret of secrets) {
+      expect(all).not.toContain(secret);
+      expect(all).not.toContain(hashKey(secret));
+    }
+  });
+});
+
+// `npm run start:gateway` as its own process on the same database: what another process changes
+// applies there at once, and SIGTERM / SIGINT flush the last-used dates it batched.
+describe("the standalone gateway process", () => {
+  async function startGateway() {
+    const child = spawn(process.execPath, ["node_modules/tsx/dist/cli.mjs", "--conditions=react-server", "scripts/gateway.ts"], {
+      env: { ...process.env, DATABASE_URL: testDatabaseUrl, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", LAST_USED_FLUSH_MS: "60000", NODE_OPTIONS: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output}`)), 15_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.once("exit", () => reject(new Error(`gateway exited: ${output}`)));
+    });
+    return { child, url, exited, output: () => output };
+  }
+
+  async function lastUsedAt(plaintext: string): Promise<unknown> {
+    const [row] = await rawRows("SELECT last_used_at AS at FROM api_keys WHERE key_hash = ?", [hashKey(plaintext)]);
+    return row?.at;
+  }
+
+  it.each(["SIGTERM", "SIGINT"] as const)("a key disabled here is refused there at once; %s flushes last used", async (signal) => {
+    const key = await newKeyWithId(accountId, "none", "read");
+    const gateway = await startGateway();
+    try {
+      const health = (k: string) => fetch(`${gateway.url}/v2/${endpointId}/health`, { headers: { authorization: `Bearer ${k}` } });
+      expect((await health(key.plaintext)).status).toBe(200);
+      expect((await setApiKeyEnabled(accountId, key.id, false)).ok).toBe(true);
+      expect((await health(key.plaintext)).status).toBe(401);
+      expect((await setApiKeyEnabled(accountId, key.id, true)).ok).toBe(true);
+      expect((await health(key.plaintext)).status).toBe(200);
+      // Batched: not written yet (the interval is a minute).
+      expect(await lastUsedAt(key.plaintext)).toBeNull();
+      gateway.child.kill(signal);
+      expect(await gateway.exited).toBe(0);
+      expect(await lastUsedAt(key.plaintext)).toEqual(expect.any(Number));
+      expect(gateway.output()).not.toContain(key.plaintext);
+    } finally {
+      if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
+    }
+  }, 30_000);
+});
