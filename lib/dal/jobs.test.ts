@@ -135,10 +135,10 @@ describe("job lifecycle", () => {
   it("health counts each status, and retried jobs", async () => {
     const done = await jobs.enqueue(accountA, epA1, "{}", now());
     await jobs.enqueue(accountA, epA1, "{}", now()); // claimed second, left running
-    const claimed = await jobs.claimNext(now());
+    const claimed = await jobs.claimNext(now(), 0);
     expect(claimed?.id).toBe(done.id);
     await jobs.complete(done.id, "{}", now());
-    const running = await jobs.claimNext(now());
+    const running = await jobs.claimNext(now(), 0);
     expect(running).toBeDefined();
     const retried = await cancelledJob(accountA, epA1);
     await jobs.retry(accountA, epA1, retried);
@@ -149,27 +149,27 @@ describe("job lifecycle", () => {
   it("claimNext takes the oldest queued job, with its input, and marks it IN_PROGRESS", async () => {
     const first = await jobs.enqueue(accountA, epA2, JSON.stringify({ first: true }), 100);
     await jobs.enqueue(accountA, epA1, JSON.stringify({ second: true }), 200);
-    const claimed = await jobs.claimNext(300);
+    const claimed = await jobs.claimNext(300, 0);
     expect(claimed).toMatchObject({ id: first.id, input: JSON.stringify({ first: true }) });
     expect(await jobs.find(accountA, epA2, first.id)).toMatchObject({ status: "IN_PROGRESS", startedAt: 300 });
   });
 
   it("claimNext on an empty queue → undefined; it skips cancelled and running jobs", async () => {
-    expect(await jobs.claimNext(now())).toBeUndefined();
+    expect(await jobs.claimNext(now(), 0)).toBeUndefined();
     await cancelledJob(accountA, epA1);
-    expect(await jobs.claimNext(now())).toBeUndefined();
+    expect(await jobs.claimNext(now(), 0)).toBeUndefined();
   });
 
   it("complete writes output and time to a running job", async () => {
     const job = await jobs.enqueue(accountA, epA1, JSON.stringify({ x: 1 }), 10);
-    await jobs.claimNext(20);
+    await jobs.claimNext(20, 0);
     expect(await jobs.complete(job.id, JSON.stringify({ x: 1 }), 30)).toBe(1);
     expect(await jobs.find(accountA, epA1, job.id)).toMatchObject({ status: "COMPLETED", output: JSON.stringify({ x: 1 }), startedAt: 20, completedAt: 30 });
   });
 
   it("complete does not overwrite a CANCELLED job (cancelled while running)", async () => {
     const job = await jobs.enqueue(accountA, epA1, JSON.stringify({ x: 1 }), now());
-    expect((await jobs.claimNext(now()))?.id).toBe(job.id);
+    expect((await jobs.claimNext(now(), 0))?.id).toBe(job.id);
     expect(await jobs.cancel(accountA, epA1, job.id, now())).toMatchObject({ status: "CANCELLED" });
     expect(await jobs.complete(job.id, JSON.stringify({ x: 1 }), now())).toBe(0);
     expect(await jobs.find(accountA, epA1, job.id)).toMatchObject({ status: "CANCELLED", output: null });
@@ -179,7 +179,7 @@ describe("job lifecycle", () => {
     const queued = await jobs.enqueue(accountA, epA1, "{}", now());
     expect(await jobs.complete(queued.id, '"x"', now())).toBe(0);
     expect((await row(queued.id))?.status).toBe("IN_QUEUE");
-    await jobs.claimNext(now());
+    await jobs.claimNext(now(), 0);
     expect(await jobs.complete(queued.id, '"first"', now())).toBe(1);
     expect(await jobs.complete(queued.id, '"second"', now())).toBe(0);
     expect((await row(queued.id))?.output).toBe('"first"');
@@ -187,7 +187,7 @@ describe("job lifecycle", () => {
 
   it("cancel leaves a finished job as it is", async () => {
     const job = await jobs.enqueue(accountA, epA1, "{}", now());
-    await jobs.claimNext(now());
+    await jobs.claimNext(now(), 0);
     await jobs.complete(job.id, '"done"', now());
     expect(await jobs.cancel(accountA, epA1, job.id, now())).toMatchObject({ status: "COMPLETED", output: '"done"' });
   });
@@ -195,7 +195,7 @@ describe("job lifecycle", () => {
   it("retry only failed, cancelled or timed-out jobs; it clears output and times", async () => {
     const queued = await jobs.enqueue(accountA, epA1, "{}", now());
     expect(await jobs.retry(accountA, epA1, queued.id)).toBe(false);
-    await jobs.claimNext(now());
+    await jobs.claimNext(now(), 0);
     expect(await jobs.retry(accountA, epA1, queued.id)).toBe(false);
     await jobs.complete(queued.id, '"done"', now());
     expect(await jobs.retry(accountA, epA1, queued.id)).toBe(false);
@@ -209,10 +209,22 @@ describe("job lifecycle", () => {
 
   it("purgeQueue leaves running jobs alone", async () => {
     await jobs.enqueue(accountA, epA1, "{}", now());
-    const running = await jobs.claimNext(now());
+    const running = await jobs.claimNext(now(), 0);
     await jobs.enqueue(accountA, epA1, "{}", now());
     expect(await jobs.purgeQueue(accountA, epA1, now())).toBe(1);
     expect((await row(running!.id))?.status).toBe("IN_PROGRESS");
+  });
+});
+
+describe("abandoned jobs", () => {
+  it("a job left IN_PROGRESS before the stale cut-off is claimed again; a fresh one is not", async () => {
+    const job = await jobs.enqueue(accountA, epA1, JSON.stringify({ again: true }), 1_000);
+    expect((await jobs.claimNext(2_000, 0))?.id).toBe(job.id);
+    // The process running it died. While it is fresh, no one takes it over…
+    expect(await jobs.claimNext(3_000, 1_500)).toBeUndefined();
+    // …once it is older than the cut-off, the next worker does, and can finish it.
+    expect(await jobs.claimNext(100_000, 50_000)).toMatchObject({ id: job.id, input: JSON.stringify({ again: true }) });
+    expect(await jobs.complete(job.id, JSON.stringify({ again: true }), 100_001)).toBe(1);
   });
 });
 
@@ -230,7 +242,7 @@ describe("claimNext is atomic", () => {
       const stores = [jobs, createJobStore(second)];
       const loop = async (store: JobStore) => {
         const claimed: string[] = [];
-        for (let job = await store.claimNext(now()); job; job = await store.claimNext(now())) {
+        for (let job = await store.claimNext(now(), 0); job; job = await store.claimNext(now(), 0)) {
           claimed.push(job.id);
           // Yield, so the two loops interleave.
           await new Promise((resolve) => setImmediate(resolve));
@@ -252,7 +264,7 @@ describe("claimNext is atomic", () => {
     // The exact statement claimNext runs, captured from the store.
     let claimSql = "";
     const capture = createJobStore({ ...runner, get: async (sql: string) => ((claimSql = sql), undefined) });
-    await capture.claimNext(0);
+    await capture.claimNext(0, 0);
     expect(claimSql).toMatch(/UPDATE jobs/);
 
     const ids = await enqueueMany(50);
@@ -267,7 +279,7 @@ describe("claimNext is atomic", () => {
       while (Date.now() - started < 10000) {
         let row;
         try {
-          row = claim.get(Date.now());
+          row = claim.get(Date.now(), 0);
         } catch (error) {
           if (String(error.code).startsWith("SQLITE_BUSY")) continue;
           throw error;

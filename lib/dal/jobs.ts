@@ -82,12 +82,18 @@ export function createJobStore(sql: SqlRunner) {
     // The worker's side: not reachable from a request.
 
     /** Atomically takes the oldest queued job, so two processes never run the same one. */
-    claimNext(now: number): Promise<{ id: string; input: string } | undefined> {
+    /**
+     * Also takes back a job left IN_PROGRESS since before `staleBefore`: the process running it
+     * died (kill -9, power cut) and no one else would ever finish it.
+     */
+    claimNext(now: number, staleBefore: number): Promise<{ id: string; input: string } | undefined> {
       return sql.get(
         `UPDATE jobs SET status = 'IN_PROGRESS', started_at = ?1
-         WHERE id = (SELECT id FROM jobs WHERE status = 'IN_QUEUE' ORDER BY created_at, id LIMIT 1) AND status = 'IN_QUEUE'
+         WHERE id = (SELECT id FROM jobs WHERE status = 'IN_QUEUE' OR (status = 'IN_PROGRESS' AND started_at < ?2)
+                     ORDER BY created_at, id LIMIT 1)
+           AND (status = 'IN_QUEUE' OR (status = 'IN_PROGRESS' AND started_at < ?2))
          RETURNING id, input`,
-        [now],
+        [now, staleBefore],
       );
     },
 

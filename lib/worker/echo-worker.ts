@@ -17,6 +17,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * twice. Jobs queued by another process are picked up at the next poll.
  */
 export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delayMs: number }): EchoWorker {
+  // A job IN_PROGRESS this long was abandoned by a process that died: run it again.
+  const staleAfterMs = Math.max(60_000, 10 * options.delayMs);
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let draining = false;
@@ -45,7 +47,7 @@ export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delay
         again = false;
         // Checked before claiming: a stopped worker must not take a job it will never finish
         // (it would stay IN_PROGRESS for ever); a job already taken is still completed.
-        const next = () => (stopped ? Promise.resolve(undefined) : jobs.claimNext(Date.now()));
+        const next = () => (stopped ? Promise.resolve(undefined) : jobs.claimNext(Date.now(), Date.now() - staleAfterMs));
         if (taken) await finish(taken);
         for (let job = await next(); job; job = await next()) await finish(job);
       } while (again && !stopped);
