@@ -6,6 +6,7 @@ import { usePathname } from "next/navigation";
 const links = [
   { href: "/settings/api-keys", label: "API keys" },
   { href: "/settings/endpoints", label: "Endpoints" },
+  { href: "/settings/audit-log", label: "Audit log" },
 ];
 
 export function SettingsNav() {

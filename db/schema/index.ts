@@ -4,3 +4,4 @@ export { pods } from "./pods";
 export { apiKeys } from "./api-keys";
 export { apiKeyEndpointScopes } from "./api-key-endpoint-scopes";
 export { jobs } from "./jobs";
+export { auditLog } from "./audit-log";

@@ -1,12 +1,13 @@
 import "server-only";
-import { and, desc, eq, inArray } from "drizzle-orm";
-import { getDb } from "@/db/client";
-import { apiKeyEndpointScopes, apiKeys, endpoints } from "@/db/schema";
+import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
+import { getDb, type Database } from "@/db/client";
+import { apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
 import { formatDisplayHint, type KeyKind } from "@/lib/keys/format";
 import { generateScopedKey } from "@/lib/keys/generate";
 import { hashKey } from "@/lib/keys/hash";
 import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/scopes/evaluate";
 import type { LegacyPermission } from "@/lib/scopes/levels";
+import { auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
 import { runWriteBatch } from "./write-batch";
@@ -76,6 +77,19 @@ function isForeignKeyFailure(error: unknown): boolean {
   return error instanceof Error && /FOREIGN KEY constraint failed/i.test(`${error.message} ${String(error.cause ?? "")}`);
 }
 
+/**
+ * `INSERT INTO audit_log … SELECT` over the account's key `keyId`, for the same write batch as
+ * the change: no entry unless the key is there (and `where` holds) at that point of the batch.
+ */
+function auditKey(db: Database, now: Date, action: AuditAction, accountId: string, keyId: string, details: SQL<string>, where?: SQL) {
+  return db.insert(auditLog).select(
+    db
+      .select(auditSelection(now, action, "api_key", { accountId: apiKeys.accountId, targetId: apiKeys.id, targetName: apiKeys.name, details }))
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), where)),
+  );
+}
+
 export async function listApiKeys(accountId: string): Promise<ApiKeyDto[]> {
   const db = await getDb();
   const rows = await db
@@ -134,6 +148,8 @@ export async function createScopedApiKey(
     await runWriteBatch(db, [
       db.insert(apiKeys).values(row),
       ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
+      // After the inserts: the entry records the scopes as written, with endpoint names.
+      auditKey(db, now, "api_key.created", accountId, id, sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'scopes', json(${storedScopesJson()}))`),
     ]);
   } catch (error) {
     if (isForeignKeyFailure(error)) return fail("BAD_REQUEST", "An endpoint in these scopes no longer exists.");
@@ -152,18 +168,27 @@ export async function createScopedApiKey(
   return ok({ key, plaintext });
 }
 
-export async function setApiKeyEnabled(accountId: string, keyId: string, enabled: boolean): Promise<DalResult<{ id: string; enabled: boolean }>> {
+/** Switching to the state a key already has succeeds and records nothing: nothing changed. */
+export async function setApiKeyEnabled(
+  accountId: string,
+  keyId: string,
+  enabled: boolean,
+  now = new Date(),
+): Promise<DalResult<{ id: string; enabled: boolean }>> {
   const db = await getDb();
-  const [row] = await db
-    .update(apiKeys)
-    .set({ enabled })
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
-    .returning({ id: apiKeys.id, enabled: apiKeys.enabled });
-  return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
+  const [, updated] = await runWriteBatch(db, [
+    // Before the update, to see the state it changes from.
+    auditKey(db, now, enabled ? "api_key.enabled" : "api_key.disabled", accountId, keyId, sql<string>`json_object('kind', ${outer(apiKeys.kind)})`, ne(apiKeys.enabled, enabled)),
+    db
+      .update(apiKeys)
+      .set({ enabled })
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId))),
+  ]);
+  return updated ? ok({ id: keyId, enabled }) : fail("NOT_FOUND", NOT_FOUND);
 }
 
 /** Replaces a scoped key's scopes as a whole. Legacy keys keep the permission they were imported with. */
-export async function updateApiKeyScopes(accountId: string, keyId: string, input: unknown): Promise<DalResult<ApiKeyDto>> {
+export async function updateApiKeyScopes(accountId: string, keyId: string, input: unknown, now = new Date()): Promise<DalResult<ApiKeyDto>> {
   const db = await getDb();
   const [existing] = await db
     .select({ kind: apiKeys.kind })
@@ -175,9 +200,21 @@ export async function updateApiKeyScopes(accountId: string, keyId: string, input
   const scopes = await validateScopes(accountId, input);
   if (!scopes.ok) return scopes;
   const overrides = overrideRows(accountId, keyId, scopes.value);
+  // Before the writes, so the entry reads what they replace; saving the same scopes records nothing.
+  const before = storedScopesJson();
+  const after = requestedScopesJson(scopes.value);
   let updated: number[];
   try {
-    updated = await runWriteBatch(db, [
+    [, ...updated] = await runWriteBatch(db, [
+      auditKey(
+        db,
+        now,
+        "api_key.scopes_changed",
+        accountId,
+        keyId,
+        sql<string>`json_object('before', json(${before}), 'after', json(${after}))`,
+        and(eq(apiKeys.kind, "scoped"), sql`${before} IS NOT ${after}`),
+      ),
       db
         .update(apiKeys)
         .set({ graphqlLevel: scopes.value.graphql, endpointsAllLevel: scopes.value.endpointsAll })
@@ -196,13 +233,13 @@ export async function updateApiKeyScopes(accountId: string, keyId: string, input
   return key ? ok(key) : fail("NOT_FOUND", NOT_FOUND);
 }
 
-export async function deleteApiKey(accountId: string, keyId: string): Promise<DalResult<{ id: string }>> {
+export async function deleteApiKey(accountId: string, keyId: string, now = new Date()): Promise<DalResult<{ id: string }>> {
   const db = await getDb();
-  const [row] = await db
-    .delete(apiKeys)
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
-    .returning({ id: apiKeys.id });
-  return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
+  const [, deleted] = await runWriteBatch(db, [
+    auditKey(db, now, "api_key.deleted", accountId, keyId, sql<string>`json_object('kind', ${outer(apiKeys.kind)})`),
+    db.delete(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId))),
+  ]);
+  return deleted ? ok({ id: keyId }) : fail("NOT_FOUND", NOT_FOUND);
 }
 
 /** `line` is where the entry came from, so that a refusal can point at it. */
@@ -235,7 +272,22 @@ export async function importLegacyApiKeys(accountId: string, entries: LegacyKeyI
     };
   });
   try {
-    await runWriteBatch(db, [db.insert(apiKeys).values(rows)]);
+    await runWriteBatch(db, [
+      db.insert(apiKeys).values(rows),
+      // One entry per import, naming every key; it commits with the keys or not at all.
+      db.insert(auditLog).values({
+        accountId,
+        createdAt: now,
+        action: "api_key.legacy_imported",
+        targetType: "api_key",
+        targetId: null,
+        targetName: null,
+        details: JSON.stringify({
+          count: rows.length,
+          keys: rows.map((row, i) => ({ id: row.id, name: row.name, permission: entries[i]?.permission })),
+        }),
+      }),
+    ]);
   } catch (error) {
     if (error instanceof Error && /UNIQUE constraint failed/i.test(`${error.message} ${String(error.cause ?? "")}`)) {
       return fail("CONFLICT", "A key in this file already exists.");

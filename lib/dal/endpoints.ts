@@ -1,14 +1,37 @@
 import "server-only";
-import { and, desc, eq } from "drizzle-orm";
-import { getDb } from "@/db/client";
-import { endpoints } from "@/db/schema";
+import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
+import { getDb, type Database } from "@/db/client";
+import { auditLog, endpoints } from "@/db/schema";
+import { auditSelection, outer, type AuditAction } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
+import { runWriteBatch, runWriteBatchResults } from "./write-batch";
 
 export type EndpointDto = { id: string; name: string; createdAt: Date };
 
 const endpointColumns = { id: endpoints.id, name: endpoints.name, createdAt: endpoints.createdAt };
 const NOT_FOUND = "Endpoint not found.";
+
+/**
+ * `INSERT INTO audit_log … SELECT` over the account's endpoint `endpointId`, for the same write
+ * batch as the change: no entry unless the endpoint is there (and `where` holds) at that point.
+ */
+function auditEndpoint(
+  db: Database,
+  now: Date,
+  action: AuditAction,
+  accountId: string,
+  endpointId: string,
+  details: SQL<string>,
+  options: { where?: SQL; targetName?: SQL<string> } = {},
+) {
+  return db.insert(auditLog).select(
+    db
+      .select(auditSelection(now, action, "endpoint", { accountId: endpoints.accountId, targetId: endpoints.id, targetName: options.targetName ?? endpoints.name, details }))
+      .from(endpoints)
+      .where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId), options.where)),
+  );
+}
 
 export async function listEndpoints(accountId: string): Promise<EndpointDto[]> {
   const db = await getDb();
@@ -19,34 +42,54 @@ export async function listEndpoints(accountId: string): Promise<EndpointDto[]> {
     .orderBy(desc(endpoints.createdAt), desc(endpoints.id));
 }
 
-/** `name` must already be validated (lib/names.ts). */
+/** `name` must already be validated (lib/names.ts). The endpoint and its audit entry commit together. */
 export async function createEndpoint(accountId: string, name: string, now = new Date()): Promise<DalResult<EndpointDto>> {
   const db = await getDb();
-  const [row] = await db
-    .insert(endpoints)
-    .values({ id: newId(), accountId, name, createdAt: now })
-    .returning(endpointColumns);
-  return row ? ok(row) : fail("BAD_REQUEST", "The endpoint could not be created.");
+  const id = newId();
+  await runWriteBatch(db, [
+    db.insert(endpoints).values({ id, accountId, name, createdAt: now }),
+    auditEndpoint(db, now, "endpoint.created", accountId, id, sql<string>`json_object()`),
+  ]);
+  return ok({ id, name, createdAt: now });
 }
 
-export async function renameEndpoint(accountId: string, endpointId: string, name: string): Promise<DalResult<EndpointDto>> {
+/** Renaming to the current name succeeds and records nothing: nothing changed. */
+export async function renameEndpoint(accountId: string, endpointId: string, name: string, now = new Date()): Promise<DalResult<EndpointDto>> {
   const db = await getDb();
-  const [row] = await db
-    .update(endpoints)
-    .set({ name })
-    .where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId)))
-    .returning(endpointColumns);
-  return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
+  const [, updated] = await runWriteBatchResults(db, [
+    // Before the update, to see the name it changes from.
+    auditEndpoint(db, now, "endpoint.renamed", accountId, endpointId, sql<string>`json_object('from', ${outer(endpoints.name)}, 'to', ${name})`, {
+      where: ne(endpoints.name, name),
+      // Named as it is called from now on; the old name is in the details.
+      targetName: sql<string>`${name}`,
+    }),
+    db
+      .update(endpoints)
+      .set({ name })
+      .where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId)))
+      .returning({ createdAt: endpoints.createdAt }),
+  ]);
+  const createdAt = updated?.rows[0]?.created_at;
+  return typeof createdAt === "number" ? ok({ id: endpointId, name, createdAt: new Date(createdAt) }) : fail("NOT_FOUND", NOT_FOUND);
 }
 
-/** Also removes every key's override for this endpoint (foreign key cascade). */
-export async function deleteEndpoint(accountId: string, endpointId: string): Promise<DalResult<{ id: string }>> {
+/**
+ * Also removes every key's override for this endpoint (foreign key cascade); the audit entry
+ * names the keys that had one.
+ */
+export async function deleteEndpoint(accountId: string, endpointId: string, now = new Date()): Promise<DalResult<{ id: string }>> {
   const db = await getDb();
-  const [row] = await db
-    .delete(endpoints)
-    .where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId)))
-    .returning({ id: endpoints.id });
-  return row ? ok(row) : fail("NOT_FOUND", NOT_FOUND);
+  const keysWithOverride = sql<string>`json_object('keysWithOverride', json((
+    SELECT json_group_array(k.name ORDER BY k.name, k.id)
+    FROM api_key_endpoint_scopes s JOIN api_keys k ON k.account_id = s.account_id AND k.id = s.key_id
+    WHERE s.account_id = ${outer(endpoints.accountId)} AND s.endpoint_id = ${outer(endpoints.id)}
+  )))`;
+  const [, deleted] = await runWriteBatch(db, [
+    // Before the delete, while the endpoint and its overrides are still there to be named.
+    auditEndpoint(db, now, "endpoint.deleted", accountId, endpointId, keysWithOverride),
+    db.delete(endpoints).where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId))),
+  ]);
+  return deleted ? ok({ id: endpointId }) : fail("NOT_FOUND", NOT_FOUND);
 }
 
 /** The account's own endpoint, or null: another account's id reads exactly like an unknown one. */

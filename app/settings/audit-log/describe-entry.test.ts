@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import type { AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
+import { describeEntry, describeScopeChange, describeScopes } from "./describe-entry";
+
+function entry(event: AuditEvent, name: string | null, type: "api_key" | "endpoint" = "api_key"): AuditLogEntryDto {
+  return { ...event, id: "1", createdAt: new Date(0), target: { type, id: "x", name } };
+}
+
+const none: AuditScopesSnapshot = { graphql: "none", endpointsAll: "none", endpoints: [] };
+
+describe("describeEntry", () => {
+  it.each<[string, AuditLogEntryDto, string]>([
+    [
+      "key created",
+      entry({ action: "api_key.created", details: { kind: "scoped", scopes: { ...none, endpoints: [{ id: "w", name: "whisper", level: "read" }] } } }, "ci"),
+      "Created key \u201cci\u201d with GraphQL None; All endpoints None; whisper: Read",
+    ],
+    ["key enabled", entry({ action: "api_key.enabled", details: { kind: "scoped" } }, "ci"), "Enabled key \u201cci\u201d"],
+    ["key disabled", entry({ action: "api_key.disabled", details: { kind: "scoped" } }, "ci"), "Disabled key \u201cci\u201d"],
+    ["legacy key disabled", entry({ action: "api_key.disabled", details: { kind: "legacy" } }, "old"), "Disabled legacy key \u201cold\u201d"],
+    ["key deleted", entry({ action: "api_key.deleted", details: { kind: "scoped" } }, "ci"), "Deleted key \u201cci\u201d"],
+    [
+      "scopes changed",
+      entry(
+        {
+          action: "api_key.scopes_changed",
+          details: {
+            before: { graphql: "none", endpointsAll: "read", endpoints: [{ id: "w", name: "whisper", level: "read" }] },
+            after: { graphql: "read", endpointsAll: "read", endpoints: [{ id: "w", name: "whisper", level: "read_write" }] },
+          },
+        },
+        "ci",
+      ),
+      "Changed scopes of \u201cci\u201d: GraphQL None \u2192 Read; whisper: Read \u2192 Read / Write",
+    ],
+    [
+      "one legacy key imported",
+      entry({ action: "api_key.legacy_imported", details: { count: 1, keys: [{ id: "k", name: "old", permission: "read_write" }] } }, null),
+      "Imported 1 legacy key: \u201cold\u201d (Read / Write)",
+    ],
+    [
+      "legacy keys imported",
+      entry(
+        {
+          action: "api_key.legacy_imported",
+          details: {
+            count: 2,
+            keys: [
+              { id: "a", name: "a", permission: "read" },
+              { id: "b", name: "b", permission: "read_write" },
+            ],
+          },
+        },
+        null,
+      ),
+      "Imported 2 legacy keys: \u201ca\u201d (Read), \u201cb\u201d (Read / Write)",
+    ],
+    ["endpoint created", entry({ action: "endpoint.created", details: {} }, "whisper", "endpoint"), "Created endpoint \u201cwhisper\u201d"],
+    ["endpoint renamed", entry({ action: "endpoint.renamed", details: { from: "a", to: "b" } }, "b", "endpoint"), "Renamed endpoint \u201ca\u201d to \u201cb\u201d"],
+    ["endpoint deleted", entry({ action: "endpoint.deleted", details: { keysWithOverride: [] } }, "gone", "endpoint"), "Deleted endpoint \u201cgone\u201d"],
+    [
+      "endpoint deleted with overrides",
+      entry({ action: "endpoint.deleted", details: { keysWithOverride: ["ci", "deploy"] } }, "gone", "endpoint"),
+      "Deleted endpoint \u201cgone\u201d, removing its scope from keys \u201cci\u201d, \u201cdeploy\u201d",
+    ],
+    ["an entry this version cannot read", entry({ action: "unknown", details: null }, "x", "endpoint"), "Changed endpoint \u201cx\u201d"],
+  ])("%s", (_label, input, expected) => {
+    expect(describeEntry(input)).toBe(expected);
+  });
+
+  it("a large import names the first ten keys and counts the rest", () => {
+    const keys = Array.from({ length: 25 }, (_, i) => ({ id: `k${i}`, name: `key-${i}`, permission: "read" as const }));
+    const text = describeEntry(entry({ action: "api_key.legacy_imported", details: { count: 25, keys } }, null));
+    expect(text).toMatch(/^Imported 25 legacy keys: \u201ckey-0\u201d, /);
+    expect(text).toContain("\u201ckey-9\u201d and 15 more");
+    expect(text).not.toContain("key-10");
+  });
+});
+
+describe("describeScopeChange", () => {
+  it("names only what changed, endpoint rows by name, with pinning and unpinning as inherited", () => {
+    const before: AuditScopesSnapshot = {
+      graphql: "read",
+      endpointsAll: "none",
+      endpoints: [
+        { id: "1", name: "same", level: "read" },
+        { id: "2", name: "unpinned", level: "read_write" },
+      ],
+    };
+    const after: AuditScopesSnapshot = {
+      graphql: "read",
+      endpointsAll: "read",
+      endpoints: [
+        { id: "3", name: "pinned", level: "none" },
+        { id: "1", name: "same", level: "read" },
+      ],
+    };
+    expect(describeScopeChange(before, after)).toBe(
+      "All endpoints None \u2192 Read; pinned: inherited \u2192 None; unpinned: Read / Write \u2192 inherited",
+    );
+    expect(describeScopeChange(before, before)).toBe("");
+  });
+
+  it("describeScopes lists every row", () => {
+    expect(describeScopes({ graphql: "read_write", endpointsAll: "read", endpoints: [{ id: "1", name: "a", level: "none" }] })).toBe(
+      "GraphQL Read / Write; All endpoints Read; a: None",
+    );
+  });
+});

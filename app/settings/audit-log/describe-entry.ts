@@ -1,0 +1,89 @@
+import type { AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
+import type { AccessLevel } from "@/lib/scopes/levels";
+
+// One readable sentence per audit entry. Pure, so every wording is unit-tested.
+
+const LEVEL_LABELS: Record<AccessLevel, string> = { none: "None", read: "Read", read_write: "Read / Write" };
+const INHERITED = "inherited";
+/** A legacy import can name thousands of keys; the sentence names the first few. */
+const MAX_NAMED_KEYS = 10;
+
+const quote = (name: string | null) => `\u201c${name ?? "?"}\u201d`;
+
+function quoteList(names: string[]): string {
+  const shown = names.slice(0, MAX_NAMED_KEYS).map(quote).join(", ");
+  const rest = names.length - MAX_NAMED_KEYS;
+  return rest > 0 ? `${shown} and ${rest} more` : shown;
+}
+
+/** "GraphQL Read; All endpoints None; whisper: Read / Write" (overrides by name). */
+export function describeScopes(scopes: AuditScopesSnapshot): string {
+  return [
+    `GraphQL ${LEVEL_LABELS[scopes.graphql]}`,
+    `All endpoints ${LEVEL_LABELS[scopes.endpointsAll]}`,
+    ...scopes.endpoints.map((endpoint) => `${endpoint.name}: ${LEVEL_LABELS[endpoint.level]}`),
+  ].join("; ");
+}
+
+/** Only what changed: "GraphQL None → Read; whisper: Read → Read / Write; llama: inherited → None". */
+export function describeScopeChange(before: AuditScopesSnapshot, after: AuditScopesSnapshot): string {
+  const parts: string[] = [];
+  if (before.graphql !== after.graphql) parts.push(`GraphQL ${LEVEL_LABELS[before.graphql]} \u2192 ${LEVEL_LABELS[after.graphql]}`);
+  if (before.endpointsAll !== after.endpointsAll) {
+    parts.push(`All endpoints ${LEVEL_LABELS[before.endpointsAll]} \u2192 ${LEVEL_LABELS[after.endpointsAll]}`);
+  }
+  const rows = new Map<string, { name: string; before?: AccessLevel; after?: AccessLevel }>();
+  for (const endpoint of before.endpoints) rows.set(endpoint.id, { name: endpoint.name, before: endpoint.level });
+  for (const endpoint of after.endpoints) rows.set(endpoint.id, { ...rows.get(endpoint.id), name: endpoint.name, after: endpoint.level });
+  const changed = [...rows.values()]
+    .filter((row) => row.before !== row.after)
+    .sort((x, y) => x.name.localeCompare(y.name));
+  for (const row of changed) {
+    const from = row.before ? LEVEL_LABELS[row.before] : INHERITED;
+    const to = row.after ? LEVEL_LABELS[row.after] : INHERITED;
+    parts.push(`${row.name}: ${from} \u2192 ${to}`);
+  }
+  return parts.join("; ");
+}
+
+function keyNoun(kind: "scoped" | "legacy"): string {
+  return kind === "legacy" ? "legacy key" : "key";
+}
+
+function describeEvent(event: AuditEvent, name: string | null, targetType: AuditLogEntryDto["target"]["type"]): string {
+  switch (event.action) {
+    case "api_key.created":
+      return `Created ${keyNoun(event.details.kind)} ${quote(name)} with ${describeScopes(event.details.scopes)}`;
+    case "api_key.enabled":
+      return `Enabled ${keyNoun(event.details.kind)} ${quote(name)}`;
+    case "api_key.disabled":
+      return `Disabled ${keyNoun(event.details.kind)} ${quote(name)}`;
+    case "api_key.scopes_changed": {
+      const change = describeScopeChange(event.details.before, event.details.after);
+      return change ? `Changed scopes of ${quote(name)}: ${change}` : `Changed scopes of ${quote(name)}`;
+    }
+    case "api_key.deleted":
+      return `Deleted ${keyNoun(event.details.kind)} ${quote(name)}`;
+    case "api_key.legacy_imported": {
+      const { count, keys } = event.details;
+      const named = keys.map((key) => key.name);
+      const levels = keys.length <= MAX_NAMED_KEYS ? keys.map((key) => `${quote(key.name)} (${LEVEL_LABELS[key.permission]})`).join(", ") : quoteList(named);
+      return `Imported ${count} legacy ${count === 1 ? "key" : "keys"}: ${levels}`;
+    }
+    case "endpoint.created":
+      return `Created endpoint ${quote(name)}`;
+    case "endpoint.renamed":
+      return `Renamed endpoint ${quote(event.details.from)} to ${quote(event.details.to)}`;
+    case "endpoint.deleted": {
+      const keys = event.details.keysWithOverride;
+      if (keys.length === 0) return `Deleted endpoint ${quote(name)}`;
+      return `Deleted endpoint ${quote(name)}, removing its scope from ${keys.length === 1 ? "key" : "keys"} ${quoteList(keys)}`;
+    }
+    case "unknown":
+      return `Changed ${targetType === "endpoint" ? "endpoint" : "key"} ${quote(name)}`;
+  }
+}
+
+export function describeEntry(entry: AuditLogEntryDto): string {
+  return describeEvent(entry, entry.target.name, entry.target.type);
+}

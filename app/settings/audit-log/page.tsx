@@ -1,0 +1,113 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { buttonClass } from "@/components/ui/button";
+import { AUDIT_LOG_PAGE_SIZE, listAuditLog, type AuditLogEntryDto } from "@/lib/dal/audit-log";
+import { requireAccount } from "@/lib/dal/session";
+import { formatExactTime, formatRelativeTime } from "../api-keys/relative-time";
+import { describeEntry, describeScopes } from "./describe-entry";
+
+export const metadata: Metadata = { title: "Audit log" };
+
+const PATH = "/settings/audit-log";
+
+/** `?page=N` for N ≥ 1; anything else (missing, junk, absurdly large) reads as the first page. */
+function pageFrom(value: string | string[] | undefined): number {
+  const raw = Array.isArray(value) ? value[0] : value;
+  return raw && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : 1;
+}
+
+const hrefOf = (page: number) => (page <= 1 ? PATH : `${PATH}?page=${page}`);
+
+function EntryItem({ entry, now }: { entry: AuditLogEntryDto; now: Date }) {
+  return (
+    <li className="flex flex-col gap-1 px-4 py-3 sm:flex-row sm:items-start sm:gap-4">
+      <div className="min-w-0 flex-1">
+        <p className="break-words text-sm text-zinc-900">{describeEntry(entry)}</p>
+        {entry.action === "api_key.scopes_changed" ? (
+          <details className="mt-1 text-xs text-zinc-600">
+            <summary className="cursor-pointer select-none text-zinc-500 hover:text-zinc-700">Before and after</summary>
+            <dl className="mt-1 grid grid-cols-[auto_1fr] gap-x-2 gap-y-0.5">
+              <dt className="font-medium">Before</dt>
+              <dd className="break-words">{describeScopes(entry.details.before)}</dd>
+              <dt className="font-medium">After</dt>
+              <dd className="break-words">{describeScopes(entry.details.after)}</dd>
+            </dl>
+          </details>
+        ) : null}
+      </div>
+      <time dateTime={entry.createdAt.toISOString()} title={formatExactTime(entry.createdAt)} className="shrink-0 text-xs text-zinc-500 sm:pt-0.5">
+        {formatRelativeTime(entry.createdAt, now)}
+      </time>
+    </li>
+  );
+}
+
+function PageLink({ page, label, enabled }: { page: number; label: string; enabled: boolean }) {
+  if (!enabled) {
+    return (
+      <span aria-disabled="true" className={buttonClass("secondary", "cursor-not-allowed text-zinc-400")}>
+        {label}
+      </span>
+    );
+  }
+  return (
+    <Link href={hrefOf(page)} className={buttonClass("secondary")}>
+      {label}
+    </Link>
+  );
+}
+
+export default async function AuditLogPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const account = await requireAccount();
+  const requested = pageFrom((await searchParams).page);
+  const { entries, page, pageSize, total, hasNext } = await listAuditLog(account.id, { page: requested, pageSize: AUDIT_LOG_PAGE_SIZE });
+  const lastPage = Math.max(1, Math.ceil(total / pageSize));
+  const first = (page - 1) * pageSize + 1;
+  const now = new Date();
+
+  return (
+    <section className="flex flex-col gap-6">
+      <div>
+        <h1 className="text-2xl font-semibold tracking-tight">Audit log</h1>
+        <p className="mt-1 max-w-2xl text-sm text-zinc-600">
+          Every change to this account&apos;s API keys and endpoints, newest first. Entries stay when the key or endpoint they name
+          is deleted.
+        </p>
+      </div>
+
+      {total === 0 ? (
+        <div className="rounded-lg border border-dashed border-zinc-300 bg-white p-8 text-center text-sm text-zinc-600">
+          No changes recorded yet.
+        </div>
+      ) : entries.length === 0 ? (
+        <div className="rounded-lg border border-dashed border-zinc-300 bg-white p-8 text-center text-sm text-zinc-600">
+          No entries on this page.{" "}
+          <Link href={PATH} className="font-medium text-zinc-900 underline">
+            Show the newest entries
+          </Link>
+        </div>
+      ) : (
+        <>
+          <p className="text-xs text-zinc-500" aria-live="polite">
+            {first}–{first + entries.length - 1} of {total}
+          </p>
+          <ol aria-label="Audit log entries" className="divide-y divide-zinc-100 rounded-lg border border-zinc-200 bg-white">
+            {entries.map((entry) => (
+              <EntryItem key={entry.id} entry={entry} now={now} />
+            ))}
+          </ol>
+        </>
+      )}
+
+      {page > 1 || hasNext ? (
+        <nav aria-label="Audit log pages" className="flex items-center justify-between gap-2">
+          <PageLink page={Math.min(page - 1, lastPage)} label="Newer" enabled={page > 1} />
+          <span className="text-xs text-zinc-500">
+            Page {page} of {lastPage}
+          </span>
+          <PageLink page={page + 1} label="Older" enabled={hasNext} />
+        </nav>
+      ) : null}
+    </section>
+  );
+}

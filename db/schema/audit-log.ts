@@ -1,0 +1,42 @@
+import { desc } from "drizzle-orm";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { accounts } from "./accounts";
+
+export const AUDIT_ACTIONS = [
+  "api_key.created",
+  "api_key.enabled",
+  "api_key.disabled",
+  "api_key.scopes_changed",
+  "api_key.deleted",
+  "api_key.legacy_imported",
+  "endpoint.created",
+  "endpoint.renamed",
+  "endpoint.deleted",
+] as const;
+
+export const AUDIT_TARGET_TYPES = ["api_key", "endpoint"] as const;
+
+/**
+ * One row per key or endpoint change, written in the same transaction as the change. Targets are
+ * named, not referenced: an entry outlives the key or endpoint it describes, but not the account.
+ * No column ever holds a key, a hash or a hint.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    // Monotonic, so entries written in the same millisecond still list in the order they happened.
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
+    targetType: text("target_type", { enum: AUDIT_TARGET_TYPES }).notNull(),
+    // Null when one entry covers several targets (a legacy import names its keys in `details`).
+    targetId: text("target_id"),
+    targetName: text("target_name"),
+    // JSON text; its shape depends on `action` (lib/dal/audit-log.ts).
+    details: text("details").notNull().default("{}"),
+  },
+  (t) => [index("audit_log_account_created_idx").on(t.accountId, desc(t.createdAt), desc(t.id))],
+);

@@ -1,0 +1,635 @@
+import { countRows, rawRows, removeTestDatabase, uniqueEmail, type RawRow } from "./test-database";
+import type { InArgs } from "@libsql/client";
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
+import { getDb } from "@/db/client";
+import { formatDisplayHint } from "@/lib/keys/format";
+import { hashKey } from "@/lib/keys/hash";
+import { createEmptyScopes, type KeyScopes } from "@/lib/scopes/evaluate";
+import { createAccount } from "./accounts";
+import {
+  createScopedApiKey,
+  deleteApiKey,
+  getApiKey,
+  importLegacyApiKeys,
+  setApiKeyEnabled,
+  updateApiKeyScopes,
+  type LegacyKeyImport,
+} from "./api-keys";
+import { listAuditLog, type AuditLogEntryDto } from "./audit-log";
+import { createEndpoint, deleteEndpoint, getEndpoint, renameEndpoint } from "./endpoints";
+
+afterAll(removeTestDatabase);
+
+// Every secret this file creates: plaintext keys, and their hashes. None may reach the audit log.
+const secrets: string[] = [];
+
+async function newAccount(label: string): Promise<string> {
+  const result = await createAccount(uniqueEmail(label), `password-${label}-123`);
+  if (!result.ok) throw new Error("setup failed");
+  return result.value.id;
+}
+
+async function newEndpoint(accountId: string, name: string, now?: Date): Promise<string> {
+  const result = await createEndpoint(accountId, name, now);
+  if (!result.ok) throw new Error("setup failed");
+  return result.value.id;
+}
+
+async function newKey(accountId: string, name: string, scopes: unknown = createEmptyScopes(), now?: Date) {
+  const result = await createScopedApiKey(accountId, { name, scopes }, now);
+  if (!result.ok) throw new Error(`createScopedApiKey failed: ${result.message}`);
+  const { plaintext } = result.value;
+  secrets.push(plaintext, hashKey(plaintext), plaintext.slice(4, 34));
+  return result.value;
+}
+
+function legacyEntry(line: number, name: string, permission: LegacyKeyImport["permission"]): LegacyKeyImport {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  const plaintext = Array.from({ length: 32 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
+  secrets.push(plaintext, hashKey(plaintext));
+  return { line, name, permission, keyHash: hashKey(plaintext), hint: formatDisplayHint(plaintext, "legacy") };
+}
+
+/** Runs `change` and returns the audit rows it wrote for the account. */
+async function auditedBy(accountId: string, change: () => Promise<unknown>): Promise<RawRow[]> {
+  const [last] = await rawRows("SELECT coalesce(max(id), 0) AS id FROM audit_log");
+  await change();
+  const rows = await rawRows("SELECT * FROM audit_log WHERE id > ? ORDER BY id", [Number(last?.id)]);
+  for (const row of rows) expect(row.account_id).toBe(accountId);
+  return rows.map((row) => ({ ...row, details: JSON.parse(String(row.details)) }));
+}
+
+const allAuditRows = () => countRows("audit_log");
+
+/** Runs `sql` right before the next write batch, to put a concurrent change between a DAL read and its write. */
+function runJustBeforeNextBatch(sql: string, args: InArgs): () => Promise<void> {
+  let spy: MockInstance | undefined;
+  const ready = getDb().then((db) => {
+    const client = db.$client;
+    const batch = client.batch.bind(client);
+    spy = vi.spyOn(client, "batch").mockImplementationOnce(async (statements, mode) => {
+      await client.execute({ sql, args });
+      return batch(statements, mode);
+    });
+  });
+  return async () => {
+    await ready;
+    spy?.mockRestore();
+  };
+}
+
+/** Makes every audit INSERT of `action` fail, as a full disk or a bug in the audit statement would. */
+async function refuseAudit(action: string): Promise<() => Promise<void>> {
+  const db = await getDb();
+  await db.$client.execute(
+    `CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log WHEN NEW.action = '${action}' BEGIN SELECT RAISE(ABORT, 'audit refused'); END`,
+  );
+  return async () => {
+    await db.$client.execute("DROP TRIGGER audit_refuse");
+  };
+}
+
+let accountA = "";
+let accountB = "";
+let whisper = "";
+let llama = "";
+
+beforeAll(async () => {
+  [accountA, accountB] = await Promise.all([newAccount("a"), newAccount("b")]);
+  whisper = await newEndpoint(accountA, "whisper");
+  llama = await newEndpoint(accountA, "llama");
+});
+
+describe("each change writes exactly one entry, in the same batch", () => {
+  it("createScopedApiKey: api_key.created, naming the key, with its scopes and endpoint names", async () => {
+    const now = new Date("2025-01-02T03:04:05.678Z");
+    let keyId = "";
+    const rows = await auditedBy(accountA, async () => {
+      keyId = (await newKey(accountA, "ci", { graphql: "read", endpointsAll: "none", endpoints: { [whisper]: "read_write", [llama]: "none" } }, now)).key.id;
+    });
+    expect(rows).toEqual([
+      {
+        id: expect.any(Number),
+        account_id: accountA,
+        created_at: now.getTime(),
+        action: "api_key.created",
+        target_type: "api_key",
+        target_id: keyId,
+        target_name: "ci",
+        details: {
+          kind: "scoped",
+          scopes: {
+            graphql: "read",
+            endpointsAll: "none",
+            // By name, sorted, so the entry still reads right after a rename or delete.
+            endpoints: [
+              { id: llama, name: "llama", level: "none" },
+              { id: whisper, name: "whisper", level: "read_write" },
+            ],
+          },
+        },
+      },
+    ]);
+  });
+
+  it("setApiKeyEnabled: api_key.disabled and api_key.enabled; nothing when the state does not change", async () => {
+    const { key } = await newKey(accountA, "toggled");
+    const off = await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, false));
+    expect(off).toEqual([expect.objectContaining({ action: "api_key.disabled", target_type: "api_key", target_id: key.id, target_name: "toggled", details: { kind: "scoped" } })]);
+
+    expect(await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, false))).toEqual([]);
+    expect((await getApiKey(accountA, key.id))?.enabled).toBe(false);
+
+    const on = await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, true));
+    expect(on).toEqual([expect.objectContaining({ action: "api_key.enabled", target_id: key.id, target_name: "toggled", details: { kind: "scoped" } })]);
+    expect(await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, true))).toEqual([]);
+  });
+
+  it("updateApiKeyScopes: api_key.scopes_changed with before and after, by endpoint name", async () => {
+    const { key } = await newKey(accountA, "scoped", { graphql: "none", endpointsAll: "read", endpoints: { [whisper]: "read" } });
+    const next: KeyScopes = { graphql: "read", endpointsAll: "read", endpoints: { [whisper]: "read_write", [llama]: "none" } };
+    const rows = await auditedBy(accountA, async () => expect((await updateApiKeyScopes(accountA, key.id, next)).ok).toBe(true));
+    expect(rows).toEqual([
+      expect.objectContaining({
+        action: "api_key.scopes_changed",
+        target_type: "api_key",
+        target_id: key.id,
+        target_name: "scoped",
+        details: {
+          before: { graphql: "none", endpointsAll: "read", endpoints: [{ id: whisper, name: "whisper", level: "read" }] },
+          after: {
+            graphql: "read",
+            endpointsAll: "read",
+            endpoints: [
+              { id: llama, name: "llama", level: "none" },
+              { id: whisper, name: "whisper", level: "read_write" },
+            ],
+          },
+        },
+      }),
+    ]);
+    expect((await getApiKey(accountA, key.id))?.scopes).toEqual(next);
+
+    // Saving the same scopes again changes nothing and records nothing.
+    expect(await auditedBy(accountA, () => updateApiKeyScopes(accountA, key.id, next))).toEqual([]);
+
+    // Unpinning an override is a change even when the level it inherits is the same.
+    const unpinned = await auditedBy(accountA, () => updateApiKeyScopes(accountA, key.id, { ...next, endpoints: { [whisper]: "read_write" } }));
+    expect(unpinned).toHaveLength(1);
+    expect(unpinned[0]?.details).toEqual({
+      before: {
+        graphql: "read",
+        endpointsAll: "read",
+        endpoints: [
+          { id: llama, name: "llama", level: "none" },
+          { id: whisper, name: "whisper", level: "read_write" },
+        ],
+      },
+      after: { graphql: "read", endpointsAll: "read", endpoints: [{ id: whisper, name: "whisper", level: "read_write" }] },
+    });
+  });
+
+  it("updateApiKeyScopes refused (bad scopes, legacy key) writes nothing", async () => {
+    const { key } = await newKey(accountA, "refused");
+    const imported = await importLegacyApiKeys(accountA, [legacyEntry(1, "old", "read")]);
+    if (!imported.ok || !imported.value.ids[0]) throw new Error("setup failed");
+    const legacyId = imported.value.ids[0];
+    const before = await allAuditRows();
+    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "admin", endpointsAll: "none", endpoints: {} })).ok).toBe(false);
+    expect((await updateApiKeyScopes(accountA, legacyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: {} })).ok).toBe(false);
+    expect(await allAuditRows()).toBe(before);
+  });
+
+  it("deleteApiKey: api_key.deleted, and the entry outlives the key", async () => {
+    const { key } = await newKey(accountA, "doomed");
+    const rows = await auditedBy(accountA, () => deleteApiKey(accountA, key.id));
+    expect(rows).toEqual([expect.objectContaining({ action: "api_key.deleted", target_id: key.id, target_name: "doomed", details: { kind: "scoped" } })]);
+    expect(await countRows("api_keys", "id = ?", [key.id])).toBe(0);
+    expect(await countRows("audit_log", "target_id = ?", [key.id])).toBe(2); // created, deleted
+    // A second delete is NOT_FOUND and records nothing.
+    expect(await auditedBy(accountA, () => deleteApiKey(accountA, key.id))).toEqual([]);
+  });
+
+  it("deleteApiKey of a legacy key says so", async () => {
+    const imported = await importLegacyApiKeys(accountA, [legacyEntry(1, "legacy-doomed", "read_write")]);
+    if (!imported.ok || !imported.value.ids[0]) throw new Error("setup failed");
+    const rows = await auditedBy(accountA, () => deleteApiKey(accountA, imported.value.ids[0] ?? ""));
+    expect(rows).toEqual([expect.objectContaining({ action: "api_key.deleted", target_name: "legacy-doomed", details: { kind: "legacy" } })]);
+  });
+
+  it("importLegacyApiKeys: one api_key.legacy_imported entry naming the count and every key", async () => {
+    const now = new Date("2025-02-03T00:00:00Z");
+    const entries = [legacyEntry(1, "one", "read"), legacyEntry(2, "two", "read_write")];
+    let ids: string[] = [];
+    const rows = await auditedBy(accountA, async () => {
+      const result = await importLegacyApiKeys(accountA, entries, now);
+      if (!result.ok) throw new Error(result.message);
+      ids = result.value.ids;
+    });
+    expect(rows).toEqual([
+      {
+        id: expect.any(Number),
+        account_id: accountA,
+        created_at: now.getTime(),
+        action: "api_key.legacy_imported",
+        target_type: "api_key",
+        target_id: null,
+        target_name: null,
+        details: {
+          count: 2,
+          keys: [
+            { id: ids[0], name: "one", permission: "read" },
+            { id: ids[1], name: "two", permission: "read_write" },
+          ],
+        },
+      },
+    ]);
+  });
+
+  it("importLegacyApiKeys refused (CONFLICT) or empty writes nothing", async () => {
+    const entry = legacyEntry(1, "first", "read");
+    expect((await importLegacyApiKeys(accountA, [entry])).ok).toBe(true);
+    const before = await allAuditRows();
+    expect(await importLegacyApiKeys(accountA, [legacyEntry(1, "fresh", "read"), { ...entry, line: 2 }])).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(await importLegacyApiKeys(accountA, [])).toEqual({ ok: true, value: { ids: [] } });
+    expect(await allAuditRows()).toBe(before);
+  });
+
+  it("createEndpoint: endpoint.created", async () => {
+    const now = new Date("2025-03-04T05:06:07.089Z");
+    let id = "";
+    const rows = await auditedBy(accountA, async () => {
+      id = await newEndpoint(accountA, "sdxl", now);
+    });
+    expect(rows).toEqual([
+      {
+        id: expect.any(Number),
+        account_id: accountA,
+        created_at: now.getTime(),
+        action: "endpoint.created",
+        target_type: "endpoint",
+        target_id: id,
+        target_name: "sdxl",
+        details: {},
+      },
+    ]);
+  });
+
+  it("renameEndpoint: endpoint.renamed with before and after names; nothing for the same name", async () => {
+    const id = await newEndpoint(accountA, "a");
+    const rows = await auditedBy(accountA, () => renameEndpoint(accountA, id, "b"));
+    expect(rows).toEqual([expect.objectContaining({ action: "endpoint.renamed", target_type: "endpoint", target_id: id, target_name: "b", details: { from: "a", to: "b" } })]);
+    expect(await auditedBy(accountA, async () => expect((await renameEndpoint(accountA, id, "b")).ok).toBe(true))).toEqual([]);
+  });
+
+  it("deleteEndpoint: endpoint.deleted naming the keys that lose an override; the entry outlives the endpoint", async () => {
+    const id = await newEndpoint(accountA, "gone");
+    await newKey(accountA, "pinned-z", { graphql: "none", endpointsAll: "none", endpoints: { [id]: "read" } });
+    await newKey(accountA, "pinned-a", { graphql: "none", endpointsAll: "none", endpoints: { [id]: "none" } });
+    await newKey(accountA, "unrelated", { graphql: "none", endpointsAll: "read", endpoints: { [whisper]: "read" } });
+    const rows = await auditedBy(accountA, () => deleteEndpoint(accountA, id));
+    expect(rows).toEqual([
+      expect.objectContaining({ action: "endpoint.deleted", target_id: id, target_name: "gone", details: { keysWithOverride: ["pinned-a", "pinned-z"] } }),
+    ]);
+    expect(await getEndpoint(accountA, id)).toBeNull();
+    expect(await countRows("audit_log", "target_id = ?", [id])).toBe(2);
+    expect(await auditedBy(accountA, () => deleteEndpoint(accountA, id))).toEqual([]);
+  });
+});
+
+describe("a change that does not happen writes no entry", () => {
+  it.each<[string, () => Promise<{ ok: boolean }>]>([
+    ["setApiKeyEnabled", async () => setApiKeyEnabled(accountB, await ownKeyOfA(), false)],
+    ["updateApiKeyScopes", async () => updateApiKeyScopes(accountB, await ownKeyOfA(), { graphql: "read_write", endpointsAll: "read_write", endpoints: {} })],
+    ["deleteApiKey", async () => deleteApiKey(accountB, await ownKeyOfA())],
+    ["renameEndpoint", async () => renameEndpoint(accountB, whisper, "hijacked")],
+    ["deleteEndpoint", async () => deleteEndpoint(accountB, whisper)],
+    ["createScopedApiKey with A's endpoint", async () => createScopedApiKey(accountB, { name: "sneaky", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } } })],
+  ])("cross-account: B's %s on A's resource is refused and writes nothing for anyone", async (_label, attempt) => {
+    const keyOfA = await ownKeyOfA();
+    const before = { total: await allAuditRows(), key: await getApiKey(accountA, keyOfA), endpoint: await getEndpoint(accountA, whisper) };
+    const result = await attempt();
+    expect(result.ok).toBe(false);
+    expect(await allAuditRows()).toBe(before.total);
+    expect(await getApiKey(accountA, keyOfA)).toEqual(before.key);
+    expect(await getEndpoint(accountA, whisper)).toEqual(before.endpoint);
+  });
+
+  it.each<[string, () => Promise<{ ok: boolean }>]>([
+    ["setApiKeyEnabled", () => setApiKeyEnabled(accountA, "key_nosuchkey00000", false)],
+    ["updateApiKeyScopes", () => updateApiKeyScopes(accountA, "key_nosuchkey00000", createEmptyScopes())],
+    ["deleteApiKey", () => deleteApiKey(accountA, "key_nosuchkey00000")],
+    ["renameEndpoint", () => renameEndpoint(accountA, "nosuchendpoint00", "x")],
+    ["deleteEndpoint", () => deleteEndpoint(accountA, "nosuchendpoint00")],
+  ])("an unknown id: %s is NOT_FOUND and writes nothing", async (_label, attempt) => {
+    const before = await allAuditRows();
+    expect(await attempt()).toMatchObject({ ok: false, code: "NOT_FOUND" });
+    expect(await allAuditRows()).toBe(before);
+  });
+
+  it("a key deleted just before setApiKeyEnabled's batch: NOT_FOUND and no entry", async () => {
+    const { key } = await newKey(accountA, "vanishing");
+    const before = await allAuditRows();
+    const restore = runJustBeforeNextBatch("DELETE FROM api_keys WHERE id = ?", [key.id]);
+    try {
+      expect(await setApiKeyEnabled(accountA, key.id, false)).toMatchObject({ ok: false, code: "NOT_FOUND" });
+    } finally {
+      await restore();
+    }
+    expect(await allAuditRows()).toBe(before);
+  });
+});
+
+let keyOfA = "";
+async function ownKeyOfA(): Promise<string> {
+  if (!keyOfA) keyOfA = (await newKey(accountA, "a's key", { graphql: "read", endpointsAll: "none", endpoints: { [whisper]: "read" } })).key.id;
+  return keyOfA;
+}
+
+describe("atomicity: the change and its entry commit together or not at all", () => {
+  it("the change fails inside the batch (an override's endpoint was deleted): no scopes_changed entry, key unchanged", async () => {
+    const racing = await newEndpoint(accountA, "racing");
+    const { key } = await newKey(accountA, "racer", { graphql: "read", endpointsAll: "none", endpoints: { [whisper]: "read" } });
+    const before = { total: await allAuditRows(), key: await getApiKey(accountA, key.id) };
+    // The audit INSERT … SELECT runs first in the batch and succeeds; the override INSERT after it
+    // fails on the foreign key, and takes the entry down with it.
+    const restore = runJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [racing]);
+    try {
+      const result = await updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: { [racing]: "read_write" } });
+      expect(result).toMatchObject({ ok: false, code: "NOT_FOUND" });
+    } finally {
+      await restore();
+    }
+    expect(await allAuditRows()).toBe(before.total);
+    expect(await getApiKey(accountA, key.id)).toEqual(before.key);
+  });
+
+  it("the change fails inside the batch on create: no key, no api_key.created entry", async () => {
+    const racing = await newEndpoint(accountA, "racing-create");
+    const before = { total: await allAuditRows(), keys: await countRows("api_keys") };
+    const restore = runJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [racing]);
+    try {
+      const result = await createScopedApiKey(accountA, { name: "never", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [racing]: "read" } } });
+      expect(result).toMatchObject({ ok: false, code: "BAD_REQUEST" });
+    } finally {
+      await restore();
+    }
+    expect(await allAuditRows()).toBe(before.total);
+    expect(await countRows("api_keys")).toBe(before.keys);
+  });
+
+  // Conversely: when the entry cannot be written, the change does not happen either, whether
+  // the audit statement comes before the change in the batch or after it.
+  it.each<[string, string, () => Promise<() => Promise<unknown>>]>([
+    [
+      "createScopedApiKey",
+      "api_key.created",
+      async () => {
+        const keys = await countRows("api_keys", "account_id = ?", [accountA]);
+        await expect(createScopedApiKey(accountA, { name: "unaudited", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } } })).rejects.toThrow(/audit refused/);
+        return async () => {
+          expect(await countRows("api_keys", "account_id = ?", [accountA])).toBe(keys);
+          expect(await countRows("api_keys", "name = 'unaudited'")).toBe(0);
+        };
+      },
+    ],
+    [
+      "setApiKeyEnabled",
+      "api_key.disabled",
+      async () => {
+        const { key } = await newKey(accountA, "stays-on");
+        await expect(setApiKeyEnabled(accountA, key.id, false)).rejects.toThrow(/audit refused/);
+        return async () => expect((await getApiKey(accountA, key.id))?.enabled).toBe(true);
+      },
+    ],
+    [
+      "updateApiKeyScopes",
+      "api_key.scopes_changed",
+      async () => {
+        const { key } = await newKey(accountA, "stays-scoped", { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } });
+        const before = await getApiKey(accountA, key.id);
+        await expect(updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: { [llama]: "read" } })).rejects.toThrow(/audit refused/);
+        return async () => expect(await getApiKey(accountA, key.id)).toEqual(before);
+      },
+    ],
+    [
+      "deleteApiKey",
+      "api_key.deleted",
+      async () => {
+        const { key } = await newKey(accountA, "stays");
+        await expect(deleteApiKey(accountA, key.id)).rejects.toThrow(/audit refused/);
+        return async () => expect(await getApiKey(accountA, key.id)).not.toBeNull();
+      },
+    ],
+    [
+      "importLegacyApiKeys",
+      "api_key.legacy_imported",
+      async () => {
+        const entry = legacyEntry(1, "not-imported", "read");
+        await expect(importLegacyApiKeys(accountA, [entry])).rejects.toThrow(/audit refused/);
+        return async () => expect(await countRows("api_keys", "key_hash = ?", [entry.keyHash])).toBe(0);
+      },
+    ],
+    [
+      "createEndpoint",
+      "endpoint.created",
+      async () => {
+        await expect(createEndpoint(accountA, "unaudited-endpoint")).rejects.toThrow(/audit refused/);
+        return async () => expect(await countRows("endpoints", "name = 'unaudited-endpoint'")).toBe(0);
+      },
+    ],
+    [
+      "renameEndpoint",
+      "endpoint.renamed",
+      async () => {
+        await expect(renameEndpoint(accountA, llama, "renamed-unaudited")).rejects.toThrow(/audit refused/);
+        return async () => expect((await getEndpoint(accountA, llama))?.name).toBe("llama");
+      },
+    ],
+    [
+      "deleteEndpoint",
+      "endpoint.deleted",
+      async () => {
+        const id = await newEndpoint(accountA, "stays-put");
+        await expect(deleteEndpoint(accountA, id)).rejects.toThrow(/audit refused/);
+        return async () => expect(await getEndpoint(accountA, id)).not.toBeNull();
+      },
+    ],
+  ])("the entry fails to write: %s rolls back whole", async (_label, action, attempt) => {
+    // Setup inside `attempt` (a key or endpoint to act on) writes other actions only.
+    const entriesBefore = await countRows("audit_log", "action = ?", [action]);
+    const refused = await refuseAudit(action);
+    let check: () => Promise<unknown>;
+    try {
+      check = await attempt();
+    } finally {
+      await refused();
+    }
+    await check();
+    expect(await countRows("audit_log", "action = ?", [action])).toBe(entriesBefore);
+  });
+});
+
+describe("listAuditLog", () => {
+  it("lists only the account's own entries, newest first, as DTOs", async () => {
+    const account = await newAccount("list");
+    const endpoint = await newEndpoint(account, "first", new Date("2025-01-01T00:00:00Z"));
+    await renameEndpoint(account, endpoint, "second", new Date("2025-01-03T00:00:00Z"));
+    const { key } = await newKey(account, "k", createEmptyScopes(), new Date("2025-01-02T00:00:00Z"));
+    // Someone else's change in between must not appear.
+    await newEndpoint(accountB, "b's", new Date("2025-01-02T12:00:00Z"));
+
+    const page = await listAuditLog(account, { page: 1 });
+    expect(page).toEqual({
+      page: 1,
+      pageSize: 50,
+      total: 3,
+      hasNext: false,
+      entries: [
+        {
+          id: expect.any(String),
+          createdAt: new Date("2025-01-03T00:00:00Z"),
+          action: "endpoint.renamed",
+          target: { type: "endpoint", id: endpoint, name: "second" },
+          details: { from: "first", to: "second" },
+        },
+        {
+          id: expect.any(String),
+          createdAt: new Date("2025-01-02T00:00:00Z"),
+          action: "api_key.created",
+          target: { type: "api_key", id: key.id, name: "k" },
+          details: { kind: "scoped", scopes: { graphql: "none", endpointsAll: "none", endpoints: [] } },
+        },
+        {
+          id: expect.any(String),
+          createdAt: new Date("2025-01-01T00:00:00Z"),
+          action: "endpoint.created",
+          target: { type: "endpoint", id: endpoint, name: "first" },
+          details: {},
+        },
+      ],
+    });
+  });
+
+  it("B never sees A's entries; an account without changes, or an unknown one, has none", async () => {
+    const idsOfA = new Set((await rawRows("SELECT id FROM audit_log WHERE account_id = ?", [accountA])).map((row) => String(row.id)));
+    expect(idsOfA.size).toBeGreaterThan(10);
+    const ofB = await listAuditLog(accountB, { page: 1, pageSize: 200 });
+    expect(ofB.entries.length).toBeGreaterThan(0);
+    expect(ofB.entries.filter((entry) => idsOfA.has(entry.id))).toEqual([]);
+    expect(ofB.total).toBe(await countRows("audit_log", "account_id = ?", [accountB]));
+
+    expect(await listAuditLog(await newAccount("quiet"), { page: 1 })).toEqual({ entries: [], page: 1, pageSize: 50, total: 0, hasNext: false });
+    expect((await listAuditLog("nosuchaccount000", { page: 1 })).entries).toEqual([]);
+  });
+
+  it("entries of the same millisecond list in the order they were written, newest first", async () => {
+    const account = await newAccount("same-ms");
+    const at = new Date("2025-05-05T05:05:05.005Z");
+    const id = await newEndpoint(account, "n0", at);
+    for (let i = 1; i <= 4; i++) await renameEndpoint(account, id, `n${i}`, at);
+    const { entries } = await listAuditLog(account, { page: 1 });
+    expect(entries.map((entry) => entry.target.name)).toEqual(["n4", "n3", "n2", "n1", "n0"]);
+  });
+
+  it("paginates: pages of pageSize, hasNext, total; junk pages read as page 1; past the end is empty", async () => {
+    const account = await newAccount("pages");
+    const id = await newEndpoint(account, "p0", new Date(Date.UTC(2025, 0, 1)));
+    for (let i = 1; i <= 6; i++) await renameEndpoint(account, id, `p${i}`, new Date(Date.UTC(2025, 0, 1 + i)));
+    const names = async (page: number) => (await listAuditLog(account, { page, pageSize: 3 })).entries.map((entry) => entry.target.name);
+
+    expect(await names(1)).toEqual(["p6", "p5", "p4"]);
+    expect(await names(2)).toEqual(["p3", "p2", "p1"]);
+    expect(await names(3)).toEqual(["p0"]);
+    expect(await names(4)).toEqual([]);
+    expect(await listAuditLog(account, { page: 2, pageSize: 3 })).toMatchObject({ page: 2, pageSize: 3, total: 7, hasNext: true });
+    expect(await listAuditLog(account, { page: 3, pageSize: 3 })).toMatchObject({ page: 3, total: 7, hasNext: false });
+    // Exactly a full last page: no next page.
+    expect(await listAuditLog(account, { page: 1, pageSize: 7 })).toMatchObject({ hasNext: false });
+
+    for (const junk of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(await listAuditLog(account, { page: junk, pageSize: 3 })).toMatchObject({ page: 1, total: 7 });
+    }
+    expect(await listAuditLog(account, { page: Number.MAX_SAFE_INTEGER, pageSize: 3 })).toMatchObject({ entries: [], hasNext: false, total: 7 });
+    // A junk page size falls back to the default; a huge one is capped.
+    expect(await listAuditLog(account, { page: 1, pageSize: 0 })).toMatchObject({ pageSize: 50 });
+    expect(await listAuditLog(account, { page: 1, pageSize: 10_000 })).toMatchObject({ pageSize: 200 });
+  });
+
+  it("an entry this version cannot read is listed as unknown, with its target", async () => {
+    const account = await newAccount("future");
+    const db = await getDb();
+    await db.$client.execute({
+      sql: "INSERT INTO audit_log (account_id, created_at, action, target_type, target_id, target_name, details) VALUES (?, ?, 'api_key.renamed', 'api_key', 'key_x', 'x', '{\"to\":\"y\"}'), (?, ?, 'endpoint.renamed', 'endpoint', 'e', 'e', 'not json')",
+      args: [account, 1, account, 2],
+    });
+    const { entries } = await listAuditLog(account, { page: 1 });
+    expect(entries.map((entry) => [entry.action, entry.details, entry.target.name])).toEqual([
+      ["unknown", null, "e"],
+      ["unknown", null, "x"],
+    ]);
+  });
+});
+
+describe("what entries never contain", () => {
+  it("no column of any entry holds a plaintext key, its sha256, a hint or a 9-character window of a key", async () => {
+    // Make sure every kind of entry exists in this database.
+    const { key, plaintext } = await newKey(accountA, "secretive", { graphql: "read", endpointsAll: "none", endpoints: { [whisper]: "read" } });
+    await setApiKeyEnabled(accountA, key.id, false);
+    await updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: {} });
+    await deleteApiKey(accountA, key.id);
+    const actions = (await rawRows("SELECT DISTINCT action FROM audit_log ORDER BY action")).map((row) => row.action);
+    expect(actions).toEqual(expect.arrayContaining([
+      "api_key.created",
+      "api_key.deleted",
+      "api_key.disabled",
+      "api_key.enabled",
+      "api_key.legacy_imported",
+      "api_key.scopes_changed",
+      "endpoint.created",
+      "endpoint.deleted",
+      "endpoint.renamed",
+    ]));
+
+    const hints = (await rawRows("SELECT hint FROM api_keys")).map((row) => String(row.hint));
+    const needles = [...secrets, ...hints, formatDisplayHint(plaintext, "scoped")];
+    const windows = secrets.filter((secret) => secret.length >= 32).flatMap((secret) => Array.from({ length: secret.length - 8 }, (_, i) => secret.slice(i, i + 9)));
+    expect(secrets.length).toBeGreaterThan(30);
+    const rows = await rawRows("SELECT * FROM audit_log");
+    expect(rows.length).toBeGreaterThan(30);
+    const found: string[] = [];
+    for (const row of rows) {
+      for (const [column, value] of Object.entries(row)) {
+        const text = String(value);
+        for (const needle of [...needles, ...windows]) if (text.includes(needle)) found.push(`${column}: ${needle}`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  it("a DTO carries only id, time, action, target and details", async () => {
+    const { entries } = await listAuditLog(accountA, { page: 1, pageSize: 200 });
+    for (const entry of entries as AuditLogEntryDto[]) {
+      expect(Object.keys(entry).sort()).toEqual(["action", "createdAt", "details", "id", "target"]);
+      expect(Object.keys(entry.target).sort()).toEqual(["id", "name", "type"]);
+    }
+  });
+});
+
+describe("lifetime", () => {
+  it("entries go with their account (cascade), and only with it", async () => {
+    const account = await newAccount("leaving");
+    const id = await newEndpoint(account, "e");
+    await deleteEndpoint(account, id);
+    expect(await countRows("audit_log", "account_id = ?", [account])).toBe(2);
+    const others = await countRows("audit_log", "account_id <> ?", [account]);
+    const db = await getDb();
+    await db.$client.execute({ sql: "DELETE FROM accounts WHERE id = ?", args: [account] });
+    expect(await countRows("audit_log", "account_id = ?", [account])).toBe(0);
+    expect(await countRows("audit_log", "account_id <> ?", [account])).toBe(others);
+  });
+
+  it("nothing in this file left a dangling reference", async () => {
+    expect(await rawRows("PRAGMA foreign_key_check")).toEqual([]);
+  });
+});

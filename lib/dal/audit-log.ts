@@ -1,0 +1,189 @@
+import "server-only";
+import { count, desc, eq, getTableName, is, SQL, sql } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { apiKeys, auditLog } from "@/db/schema";
+import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from "@/db/schema/audit-log";
+import type { KeyScopes } from "@/lib/scopes/evaluate";
+import { ACCESS_LEVELS } from "@/lib/scopes/levels";
+
+// Entries are written by the key and endpoint DAL functions, inside the same BEGIN IMMEDIATE
+// batch as the change, mostly as INSERT … SELECT over the row being changed: the entry exists
+// exactly when the change happened, and names the row as the transaction saw it. What an entry
+// holds is limited to names, ids, kinds and levels: never a key, a hash or a hint.
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Writing (for lib/dal only)
+
+type AuditColumns = {
+  accountId: AnySQLiteColumn;
+  targetId: AnySQLiteColumn;
+  /** A column, or the name the change sets (a rename records the new name). */
+  targetName: AnySQLiteColumn | SQL<string>;
+  details: SQL<string>;
+};
+
+/**
+ * The select list of an `INSERT INTO audit_log … SELECT`, in the table's column order: one entry
+ * per row the select finds, none when it finds none (an unknown or another account's target).
+ */
+export function auditSelection(now: Date, action: AuditAction, targetType: AuditTargetType, columns: AuditColumns) {
+  return {
+    id: sql<number>`null`.as("id"),
+    accountId: columns.accountId,
+    createdAt: sql<number>`${now.getTime()}`.as("created_at"),
+    action: sql<AuditAction>`${action}`.as("action"),
+    targetType: sql<AuditTargetType>`${targetType}`.as("target_type"),
+    targetId: columns.targetId,
+    targetName: is(columns.targetName, SQL) ? columns.targetName.as("target_name") : columns.targetName,
+    details: columns.details.as("details"),
+  };
+}
+
+/**
+ * A column spelled with its table, for correlated subqueries: drizzle writes a single-table
+ * select's columns bare, and a bare `account_id` inside a subquery would bind to the subquery's
+ * own tables instead of the row being audited.
+ */
+export function outer(column: AnySQLiteColumn): SQL {
+  return sql.raw(`"${getTableName(column.table)}"."${column.name}"`);
+}
+
+/** A key's scopes as stored at this point of the transaction, each override with its endpoint's name. */
+export function storedScopesJson(): SQL<string> {
+  return sql<string>`json_object(
+    'graphql', ${outer(apiKeys.graphqlLevel)},
+    'endpointsAll', ${outer(apiKeys.endpointsAllLevel)},
+    'endpoints', json((
+      SELECT json_group_array(json_object('id', e.id, 'name', e.name, 'level', s.level) ORDER BY e.name, e.id)
+      FROM api_key_endpoint_scopes s JOIN endpoints e ON e.account_id = s.account_id AND e.id = s.endpoint_id
+      WHERE s.account_id = ${outer(apiKeys.accountId)} AND s.key_id = ${outer(apiKeys.id)}
+    ))
+  )`;
+}
+
+/**
+ * Validated scopes about to be written, in the same shape as storedScopesJson (so that the two
+ * compare as text), with endpoint names read in the same transaction. An endpoint deleted in
+ * the meantime drops out here, but then the override insert fails and nothing commits.
+ */
+export function requestedScopesJson(scopes: KeyScopes): SQL<string> {
+  return sql<string>`json_object(
+    'graphql', ${scopes.graphql},
+    'endpointsAll', ${scopes.endpointsAll},
+    'endpoints', json((
+      SELECT json_group_array(json_object('id', e.id, 'name', e.name, 'level', j.value) ORDER BY e.name, e.id)
+      FROM json_each(${JSON.stringify(scopes.endpoints)}) j JOIN endpoints e ON e.account_id = ${outer(apiKeys.accountId)} AND e.id = j.key
+    ))
+  )`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+const level = z.enum(ACCESS_LEVELS);
+const keyKind = z.enum(["scoped", "legacy"]);
+const scopesSnapshot = z.object({
+  graphql: level,
+  endpointsAll: level,
+  endpoints: z.array(z.object({ id: z.string(), name: z.string(), level })),
+});
+const kindOnly = z.object({ kind: keyKind });
+
+const eventSchema = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("api_key.created"), details: z.object({ kind: keyKind, scopes: scopesSnapshot }) }),
+  z.object({ action: z.literal("api_key.enabled"), details: kindOnly }),
+  z.object({ action: z.literal("api_key.disabled"), details: kindOnly }),
+  z.object({ action: z.literal("api_key.scopes_changed"), details: z.object({ before: scopesSnapshot, after: scopesSnapshot }) }),
+  z.object({ action: z.literal("api_key.deleted"), details: kindOnly }),
+  z.object({
+    action: z.literal("api_key.legacy_imported"),
+    details: z.object({
+      count: z.number().int().nonnegative(),
+      keys: z.array(z.object({ id: z.string(), name: z.string(), permission: z.enum(["read", "read_write"]) })),
+    }),
+  }),
+  z.object({ action: z.literal("endpoint.created"), details: z.object({}) }),
+  z.object({ action: z.literal("endpoint.renamed"), details: z.object({ from: z.string(), to: z.string() }) }),
+  z.object({ action: z.literal("endpoint.deleted"), details: z.object({ keysWithOverride: z.array(z.string()) }) }),
+]);
+
+export type AuditScopesSnapshot = z.infer<typeof scopesSnapshot>;
+
+/**
+ * What happened, by action. `unknown` stands for an entry this version cannot read (written by
+ * a newer version during a rolling deploy, say): it is still listed, with its target.
+ */
+export type AuditEvent = z.infer<typeof eventSchema> | { action: "unknown"; details: null };
+
+export type AuditLogEntryDto = AuditEvent & {
+  id: string;
+  createdAt: Date;
+  target: { type: AuditTargetType; id: string | null; name: string | null };
+};
+
+export type AuditLogPage = {
+  entries: AuditLogEntryDto[];
+  /** 1-based, as asked (after clamping junk to 1); may lie past the last page, then `entries` is empty. */
+  page: number;
+  pageSize: number;
+  total: number;
+  hasNext: boolean;
+};
+
+export const AUDIT_LOG_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 200;
+
+function parseEvent(action: string, details: string): AuditEvent {
+  let parsedDetails: unknown;
+  try {
+    parsedDetails = JSON.parse(details);
+  } catch {
+    return { action: "unknown", details: null };
+  }
+  const parsed = eventSchema.safeParse({ action, details: parsedDetails });
+  return parsed.success ? parsed.data : { action: "unknown", details: null };
+}
+
+/** The account's audit log, newest first, one page at a time. Only this account's entries. */
+export async function listAuditLog(accountId: string, options: { page: number; pageSize?: number }): Promise<AuditLogPage> {
+  const pageSize =
+    Number.isSafeInteger(options.pageSize) && (options.pageSize ?? 0) >= 1 ? Math.min(options.pageSize ?? 0, MAX_PAGE_SIZE) : AUDIT_LOG_PAGE_SIZE;
+  const page = Number.isSafeInteger(options.page) && options.page >= 1 ? options.page : 1;
+  const offset = (page - 1) * pageSize;
+  const db = await getDb();
+  const [rows, [counted]] = await Promise.all([
+    Number.isSafeInteger(offset)
+      ? db
+          .select({
+            id: auditLog.id,
+            createdAt: auditLog.createdAt,
+            action: auditLog.action,
+            targetType: auditLog.targetType,
+            targetId: auditLog.targetId,
+            targetName: auditLog.targetName,
+            details: auditLog.details,
+          })
+          .from(auditLog)
+          .where(eq(auditLog.accountId, accountId))
+          .orderBy(desc(auditLog.createdAt), desc(auditLog.id))
+          // One more than a page tells whether there is an older page without a second count.
+          .limit(pageSize + 1)
+          .offset(offset)
+      : Promise.resolve([]),
+    db.select({ total: count() }).from(auditLog).where(eq(auditLog.accountId, accountId)),
+  ]);
+  const entries = rows.slice(0, pageSize).map(
+    (row): AuditLogEntryDto => ({
+      ...parseEvent(row.action, row.details),
+      id: String(row.id),
+      createdAt: row.createdAt,
+      target: { type: row.targetType, id: row.targetId, name: row.targetName },
+    }),
+  );
+  return { entries, page, pageSize, total: counted?.total ?? 0, hasNext: rows.length > pageSize };
+}
