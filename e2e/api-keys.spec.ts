@@ -210,12 +210,15 @@ test.describe("API keys", () => {
     // Into the GraphQL row, then arrows move the choice within the row.
     await page.keyboard.press("Tab");
     await expect(scopeRow(page, "GraphQL").getByRole("radio", { name: "None" })).toBeFocused();
-    await page.keyboard.press("ArrowRight");
+    // Radix checks the item an arrow key focuses only while the key is down: hold it until then.
+    await page.keyboard.down("ArrowRight");
     await expect(scopeRow(page, "GraphQL").getByRole("radio", { name: "Read", exact: true })).toBeChecked();
+    await page.keyboard.up("ArrowRight");
     await page.keyboard.press("Tab");
     await expect(scopeRow(page, "All endpoints").getByRole("radio", { name: "None" })).toBeFocused();
-    await page.keyboard.press("ArrowRight");
+    await page.keyboard.down("ArrowRight");
     await expect(scopeRow(page, "All endpoints").getByRole("radio", { name: "Read", exact: true })).toBeChecked();
+    await page.keyboard.up("ArrowRight");
     await page.getByRole("button", { name: "Create", exact: true }).focus();
     await page.keyboard.press("Enter");
     await expect(page.getByLabel("New API key")).toHaveValue(SECRET_SCANNING_REGEX);

@@ -1,9 +1,10 @@
 import "server-only";
-import NextAuth from "next-auth";
+import NextAuth, { CredentialsSignin } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import { z } from "zod";
-import { verifyAccountCredentials } from "@/lib/dal/accounts";
+import { normalizeEmail, verifyAccountCredentials } from "@/lib/dal/accounts";
 import { resolveAuthSecret } from "@/lib/env";
+import { getAuthLimiter, requestClientAddress } from "@/lib/rate-limit/process-limiter";
 
 declare module "next-auth" {
   interface Session {
@@ -13,9 +14,21 @@ declare module "next-auth" {
 
 const credentialsSchema = z.object({ email: z.string().trim().min(1).max(320), password: z.string().min(1).max(1024) });
 
+/** Too many failed sign-ins for this email or client address; nothing was checked. */
+export class SignInRateLimited extends CredentialsSignin {
+  code = "rate_limited";
+  constructor(readonly retryAfterMs: number) {
+    super();
+  }
+}
+
 // Lazy config: the secret is read (or generated) when the first request needs it, not at build time.
 export const { handlers, auth, signIn, signOut } = NextAuth(() => ({
   secret: resolveAuthSecret(),
+  // next-auth builds its URL from AUTH_URL if set, else from X-Forwarded-Host / Host and
+  // X-Forwarded-Proto (Next.js fills these from the socket when no proxy did). The cookies follow
+  // that URL: https → `__Secure-authjs.session-token` with Secure; always HttpOnly, SameSite=Lax.
+  // So behind a TLS-terminating proxy that sends X-Forwarded-Proto: https, cookies are Secure.
   trustHost: true,
   // Credentials sign-in requires JWT sessions; every data access re-reads the account row instead.
   session: { strategy: "jwt", maxAge: 7 * 24 * 60 * 60 },
@@ -23,17 +36,30 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => ({
   logger: {
     // A wrong password is an expected outcome, not a stack trace; other errors by name only.
     error(error) {
-      if (error.name !== "CredentialsSignin") console.error(`[auth] ${error.name}`);
+      // Refused attempts (SignInRateLimited) are wrong-password outcomes too: no line per attempt.
+      if (!(error instanceof CredentialsSignin) && error.name !== "CredentialsSignin") console.error(`[auth] ${error.name}`);
     },
   },
   providers: [
     Credentials({
       credentials: { email: { label: "Email" }, password: { label: "Password", type: "password" } },
-      async authorize(raw) {
+      // The limiter sits here, not in the sign-in form's action, so that it also covers a POST
+      // straight to /api/auth/callback/credentials. `request` carries the original headers.
+      async authorize(raw, request) {
         const parsed = credentialsSchema.safeParse(raw);
         if (!parsed.success) return null;
-        const account = await verifyAccountCredentials(parsed.data.email, parsed.data.password);
-        return account ? { id: account.id, email: account.email } : null;
+        const attempt = getAuthLimiter().beginSignIn(normalizeEmail(parsed.data.email), requestClientAddress(request.headers), Date.now());
+        if (!attempt.ok) throw new SignInRateLimited(attempt.retryAfterMs);
+        let account;
+        try {
+          account = await verifyAccountCredentials(parsed.data.email, parsed.data.password);
+        } catch (error) {
+          attempt.abandoned();
+          throw error;
+        }
+        if (!account) return null;
+        attempt.succeeded();
+        return { id: account.id, email: account.email };
       },
     }),
   ],

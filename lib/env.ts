@@ -18,6 +18,19 @@ const envSchema = z.object({
   ECHO_WORKER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(3001),
+  // How many proxies in front of the app append to X-Forwarded-For: `true` = 1, or a count.
+  // Unset or `false`: no proxy is trusted (lib/rate-limit/client-address.ts).
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(true|false|\d{1,2})$/, "TRUST_PROXY must be true, false or a number of proxies")
+    .optional()
+    .transform((value) => (value === undefined || value === "false" ? 0 : value === "true" ? 1 : Number(value))),
+  // Per-process sign-in and sign-up limits (README, "Security").
+  SIGNIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).max(1_000_000).default(5),
+  SIGNIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  SIGNUP_MAX_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -19,6 +19,10 @@ const server = spawn(path.join(root, "node_modules/.bin/next"), ["start", "-p", 
     KEYSCOPE_DATA_DIR: dataDir,
     // Slow enough that a test can cancel a job before the echo worker finishes it.
     ECHO_WORKER_DELAY_MS: process.env.ECHO_WORKER_DELAY_MS ?? "500",
+    // Every spec signs up and signs in from 127.0.0.1: per-address limits would trip over the
+    // suite itself. The per-email limit keeps its default (e2e/security-headers.spec.ts).
+    SIGNIN_MAX_FAILURES_PER_ADDRESS: process.env.SIGNIN_MAX_FAILURES_PER_ADDRESS ?? "100000",
+    SIGNUP_MAX_PER_ADDRESS: process.env.SIGNUP_MAX_PER_ADDRESS ?? "100000",
   },
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));

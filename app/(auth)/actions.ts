@@ -1,9 +1,12 @@
 "use server";
 
 import { AuthError } from "next-auth";
+import { headers } from "next/headers";
 import { z } from "zod";
-import { signIn } from "@/lib/auth";
+import { signIn, SignInRateLimited } from "@/lib/auth";
 import { createAccount } from "@/lib/dal/accounts";
+import { signInRefusedMessage, signUpRefusedMessage } from "@/lib/rate-limit/auth-limiter";
+import { getAuthLimiter, requestClientAddress } from "@/lib/rate-limit/process-limiter";
 
 export type AuthFormState = { email: string; error?: string; fieldErrors?: { email?: string; password?: string } };
 
@@ -24,10 +27,12 @@ function field(formData: FormData, name: string): string {
 }
 
 // signIn() signals success by throwing Next's redirect; only AuthError means "wrong credentials".
+// The sign-in limits are applied inside signIn (lib/auth.ts, authorize), for every way in.
 async function signInOrExplain(email: string, password: string): Promise<AuthFormState> {
   try {
     await signIn("credentials", { email, password, redirectTo: AFTER_SIGN_IN });
   } catch (error) {
+    if (error instanceof SignInRateLimited) return { email, error: signInRefusedMessage(error.retryAfterMs) };
     if (error instanceof AuthError) return { email, error: "Wrong email or password." };
     throw error;
   }
@@ -48,6 +53,9 @@ export async function signUpAction(_previous: AuthFormState, formData: FormData)
     const errors = z.flattenError(parsed.error).fieldErrors;
     return { email, fieldErrors: { email: errors.email?.[0], password: errors.password?.[0] } };
   }
+  // Counted per client address before the password is hashed: each attempt costs an argon2 hash.
+  const admitted = getAuthLimiter().beginSignUp(requestClientAddress(await headers()), Date.now());
+  if (!admitted.ok) return { email, error: signUpRefusedMessage(admitted.retryAfterMs) };
   const created = await createAccount(parsed.data.email, parsed.data.password);
   if (!created.ok) return { email, fieldErrors: { email: created.message } };
   return signInOrExplain(parsed.data.email, parsed.data.password);
