@@ -26,6 +26,8 @@ function field(formData: FormData, name: string): string {
   return typeof value === "string" ? value : "";
 }
 
+const UNAVAILABLE = "Something went wrong on our side. Try again in a moment.";
+
 // signIn() signals success by throwing Next's redirect; only AuthError means "wrong credentials".
 // The sign-in limits are applied inside signIn (lib/auth.ts, authorize), for every way in.
 async function signInOrExplain(email: string, password: string): Promise<AuthFormState> {
@@ -33,7 +35,11 @@ async function signInOrExplain(email: string, password: string): Promise<AuthFor
     await signIn("credentials", { email, password, redirectTo: AFTER_SIGN_IN });
   } catch (error) {
     if (error instanceof SignInRateLimited) return { email, error: signInRefusedMessage(error.retryAfterMs) };
-    if (error instanceof AuthError) return { email, error: "Wrong email or password." };
+    // Only a credentials miss is "wrong password"; any other AuthError wraps a failure of ours
+    // (say, a locked database) and must not read as the user's mistake.
+    if (error instanceof AuthError) {
+      return { email, error: error.type === "CredentialsSignin" ? "Wrong email or password." : UNAVAILABLE };
+    }
     throw error;
   }
   return { email };
@@ -56,7 +62,13 @@ export async function signUpAction(_previous: AuthFormState, formData: FormData)
   // Counted per client address before the password is hashed: each attempt costs an argon2 hash.
   const admitted = getAuthLimiter().beginSignUp(requestClientAddress(await headers()), Date.now());
   if (!admitted.ok) return { email, error: signUpRefusedMessage(admitted.retryAfterMs) };
-  const created = await createAccount(parsed.data.email, parsed.data.password);
+  let created: Awaited<ReturnType<typeof createAccount>>;
+  try {
+    created = await createAccount(parsed.data.email, parsed.data.password);
+  } catch (error) {
+    console.error(`sign-up failed: ${error instanceof Error ? error.name : "unknown error"}`);
+    return { email, error: UNAVAILABLE };
+  }
   if (!created.ok) return { email, fieldErrors: { email: created.message } };
   return signInOrExplain(parsed.data.email, parsed.data.password);
 }
