@@ -5,6 +5,7 @@ import { Button } from "@/components/ui/button";
 import { CopyButton } from "@/components/ui/copy-button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
+import { useActionCall } from "@/components/use-action-call";
 import { createEmptyScopes, type KeyScopes } from "@/lib/scopes/evaluate";
 import { createApiKeyAction } from "../actions";
 import { ScopeGrid } from "./scope-grid";
@@ -15,36 +16,23 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<KeyScopes>(createEmptyScopes);
-  const [nameError, setNameError] = useState<string>();
-  const [error, setError] = useState<string>();
-  const [pending, setPending] = useState(false);
+  const action = useActionCall();
   // The plaintext lives only here, until the dialog closes.
   const [created, setCreated] = useState<{ plaintext: string; name: string } | null>(null);
 
   function reset() {
     setName("");
     setScopes(createEmptyScopes());
-    setNameError(undefined);
-    setError(undefined);
+    action.reset();
     setCreated(null);
   }
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    setPending(true);
-    setError(undefined);
-    setNameError(undefined);
-    try {
-      const result = await createApiKeyAction({ name, scopes });
-      if (result.ok) setCreated(result.data);
-      else if (result.fieldErrors?.name) setNameError(result.fieldErrors.name);
-      else setError(result.message);
-    } catch {
-      setError("Could not reach the server. Check your connection and try again.");
-    } finally {
-      setPending(false);
-    }
+    const result = await action.call(() => createApiKeyAction({ name, scopes }));
+    if (result) setCreated(result.data);
   }
+  const nameError = action.fieldErrors?.name;
 
   return (
     <Dialog
@@ -102,17 +90,17 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
               placeholder="e.g. Production inference"
             />
             <ScopeGrid endpoints={endpoints} value={scopes} onChange={setScopes} />
-            {error ? (
+            {action.error && !nameError ? (
               <p role="alert" className="text-sm text-red-600">
-                {error}
+                {action.error}
               </p>
             ) : null}
             <div className="flex justify-end gap-2">
               <Button variant="secondary" onClick={() => setOpen(false)}>
                 Cancel
               </Button>
-              <Button type="submit" disabled={pending}>
-                {pending ? "Creating…" : "Create"}
+              <Button type="submit" disabled={action.pending}>
+                {action.pending ? "Creating…" : "Create"}
               </Button>
             </div>
           </form>

@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
+import { useActionCall } from "@/components/use-action-call";
 import type { KeyScopes } from "@/lib/scopes/evaluate";
 import { updateApiKeyScopesAction } from "../actions";
 import { ScopeGrid } from "./scope-grid";
@@ -26,22 +27,12 @@ export function EditScopesDialog({
   const router = useRouter();
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState(scopes);
-  const [error, setError] = useState<string>();
-  const [pending, setPending] = useState(false);
+  const action = useActionCall();
 
   async function save() {
-    setPending(true);
-    setError(undefined);
-    try {
-      const result = await updateApiKeyScopesAction({ keyId, scopes: draft });
-      if (result.ok) {
-        setOpen(false);
-        router.refresh();
-      } else setError(result.message);
-    } catch {
-      setError("Could not reach the server. Check your connection and try again.");
-    } finally {
-      setPending(false);
+    if (await action.call(() => updateApiKeyScopesAction({ keyId, scopes: draft }))) {
+      setOpen(false);
+      router.refresh();
     }
   }
 
@@ -52,7 +43,7 @@ export function EditScopesDialog({
         setOpen(next);
         // Start from what is saved each time the dialog opens.
         if (next) setDraft(scopes);
-        setError(undefined);
+        action.reset();
       }}
     >
       <DialogTrigger asChild>
@@ -71,9 +62,9 @@ export function EditScopesDialog({
       >
         <div className="flex flex-col gap-4">
           <ScopeGrid endpoints={endpoints} value={legacy ? scopes : draft} onChange={setDraft} readOnly={legacy} />
-          {error ? (
+          {action.error ? (
             <p role="alert" className="text-sm text-red-600">
-              {error}
+              {action.error}
             </p>
           ) : null}
           <div className="flex justify-end gap-2">
@@ -81,8 +72,8 @@ export function EditScopesDialog({
               {legacy ? "Close" : "Cancel"}
             </Button>
             {legacy ? null : (
-              <Button onClick={save} disabled={pending}>
-                {pending ? "Saving…" : "Save scopes"}
+              <Button onClick={save} disabled={action.pending}>
+                {action.pending ? "Saving…" : "Save scopes"}
               </Button>
             )}
           </div>

@@ -3,26 +3,16 @@
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useActionCall } from "@/components/use-action-call";
 import { createEndpointAction } from "../actions";
 
 export function CreateEndpointForm() {
   const [name, setName] = useState("");
-  const [error, setError] = useState<string>();
-  const [pending, setPending] = useState(false);
+  const action = useActionCall();
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
-      const result = await createEndpointAction({ name });
-      if (result.ok) setName("");
-      else setError(result.fieldErrors?.name ?? result.message);
-    } catch {
-      setError("Could not reach the server. Check your connection and try again.");
-    } finally {
-      setPending(false);
-    }
+    if (await action.call(() => createEndpointAction({ name }))) setName("");
   }
 
   return (
@@ -33,13 +23,13 @@ export function CreateEndpointForm() {
           label="Name"
           value={name}
           onChange={(event) => setName(event.target.value)}
-          error={error}
+          error={action.fieldErrors?.name ?? action.error}
           autoComplete="off"
           placeholder="e.g. whisper-large"
         />
       </div>
-      <Button type="submit" disabled={pending} className="sm:mt-6">
-        {pending ? "Creating…" : "Create endpoint"}
+      <Button type="submit" disabled={action.pending} className="sm:mt-6">
+        {action.pending ? "Creating…" : "Create endpoint"}
       </Button>
     </form>
   );

@@ -5,29 +5,17 @@ import { Button } from "@/components/ui/button";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
+import { useActionCall } from "@/components/use-action-call";
 import { deleteEndpointAction, renameEndpointAction } from "../actions";
-
-const OFFLINE = "Could not reach the server. Check your connection and try again.";
 
 function RenameEndpointDialog({ endpointId, name }: { endpointId: string; name: string }) {
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState(name);
-  const [error, setError] = useState<string>();
-  const [pending, setPending] = useState(false);
+  const action = useActionCall();
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
-      const result = await renameEndpointAction({ endpointId, name: draft });
-      if (result.ok) setOpen(false);
-      else setError(result.fieldErrors?.name ?? result.message);
-    } catch {
-      setError(OFFLINE);
-    } finally {
-      setPending(false);
-    }
+    if (await action.call(() => renameEndpointAction({ endpointId, name: draft }))) setOpen(false);
   }
 
   return (
@@ -36,7 +24,7 @@ function RenameEndpointDialog({ endpointId, name }: { endpointId: string; name: 
       onOpenChange={(next) => {
         setOpen(next);
         if (next) setDraft(name);
-        setError(undefined);
+        action.reset();
       }}
     >
       <DialogTrigger asChild>
@@ -44,13 +32,13 @@ function RenameEndpointDialog({ endpointId, name }: { endpointId: string; name: 
       </DialogTrigger>
       <DialogContent title={`Rename ${name}`} description="The endpoint id stays the same, so API calls keep working.">
         <form onSubmit={submit} className="flex flex-col gap-4" noValidate>
-          <Field id={`rename-${endpointId}`} label="Name" value={draft} onChange={(event) => setDraft(event.target.value)} error={error} autoComplete="off" />
+          <Field id={`rename-${endpointId}`} label="Name" value={draft} onChange={(event) => setDraft(event.target.value)} error={action.fieldErrors?.name ?? action.error} autoComplete="off" />
           <div className="flex justify-end gap-2">
             <Button variant="secondary" onClick={() => setOpen(false)}>
               Cancel
             </Button>
-            <Button type="submit" disabled={pending}>
-              {pending ? "Saving…" : "Save"}
+            <Button type="submit" disabled={action.pending}>
+              {action.pending ? "Saving…" : "Save"}
             </Button>
           </div>
         </form>
@@ -61,21 +49,10 @@ function RenameEndpointDialog({ endpointId, name }: { endpointId: string; name: 
 
 function DeleteEndpointButton({ endpointId, name }: { endpointId: string; name: string }) {
   const [open, setOpen] = useState(false);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string>();
+  const action = useActionCall();
 
   async function confirm() {
-    setPending(true);
-    setError(undefined);
-    try {
-      const result = await deleteEndpointAction({ endpointId });
-      if (result.ok) setOpen(false);
-      else setError(result.message);
-    } catch {
-      setError(OFFLINE);
-    } finally {
-      setPending(false);
-    }
+    if (await action.call(() => deleteEndpointAction({ endpointId }))) setOpen(false);
   }
 
   return (
@@ -87,14 +64,14 @@ function DeleteEndpointButton({ endpointId, name }: { endpointId: string; name: 
         open={open}
         onOpenChange={(next) => {
           setOpen(next);
-          setError(undefined);
+          action.reset();
         }}
         title={`Delete ${name}?`}
         description={<p>Calls to this endpoint will fail, and every key&apos;s setting for it is removed. This cannot be undone.</p>}
         confirmLabel="Delete endpoint"
         onConfirm={confirm}
-        pending={pending}
-        error={error}
+        pending={action.pending}
+        error={action.error}
       />
     </>
   );
