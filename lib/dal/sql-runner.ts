@@ -1,6 +1,7 @@
 import "server-only";
 import type { Client, InValue } from "@libsql/client";
 import Database from "libsql";
+import { DatabaseUnavailableError, WriteGate } from "@/db/busy-retry";
 
 /**
  * Raw SQL for the data plane (verification and jobs), where the drizzle query builder costs more
@@ -17,10 +18,8 @@ export interface SqlRunner {
   close(): void;
 }
 
-/** The database is locked or unreachable past its timeout: a 503, never a 500. */
-export class DatabaseUnavailableError extends Error {
-  override name = "DatabaseUnavailableError";
-}
+// One class for both database paths (drizzle's client and this runner): a 503, never a 500.
+export { DatabaseUnavailableError };
 
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
@@ -65,17 +64,29 @@ export function openFileSqlRunner(path: string, busyTimeoutMs: number): SqlRunne
       throw error;
     }
   }
-  async function withRetry<T>(sql: string, work: () => T): Promise<T> {
-    const deadline = Date.now() + busyTimeoutMs;
-    const readOnly = /^\s*select\b/i.test(sql);
+  // Writes queue here, so that only one of them at a time tries the lock: each try blocks the
+  // event loop for up to the native timeout, and twenty waiting requests trying in turn would
+  // leave reads almost no time to run.
+  const writes = new WriteGate();
+  async function retry<T>(deadline: number, readOnly: boolean, work: () => T): Promise<T> {
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
       try {
         return readOnly ? work() : inWriteTransaction(work);
       } catch (error) {
         if (!isBusy(error)) throw error;
         if (Date.now() >= deadline) throw new DatabaseUnavailableError("database locked past its timeout");
-        await sleep(pause);
+        await sleep(Math.min(pause, deadline - Date.now()));
       }
+    }
+  }
+  async function withRetry<T>(sql: string, work: () => T): Promise<T> {
+    const deadline = Date.now() + busyTimeoutMs;
+    if (/^\s*select\b/i.test(sql)) return retry(deadline, true, work);
+    const release = await writes.acquire(deadline);
+    try {
+      return await retry(deadline, false, work);
+    } finally {
+      release();
     }
   }
   return {
