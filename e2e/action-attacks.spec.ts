@@ -1,6 +1,5 @@
-import { createClient } from "@libsql/client";
 import type { APIRequestContext, Page, Request } from "@playwright/test";
-import { createEndpoint, createKey, E2E_DATABASE_URL, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
+import { createEndpoint, createKey, openE2eDatabase, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
 
 // Server actions are public POST endpoints. Capture each real action call the dashboard makes,
 // then replay it the way an attacker would, and prove the victim's rows are byte-for-byte
@@ -27,7 +26,7 @@ async function capture(page: Page, name: string, act: () => Promise<void>): Prom
 }
 
 async function snapshot(accountId: string): Promise<string> {
-  const db = createClient({ url: E2E_DATABASE_URL });
+  const db = openE2eDatabase();
   try {
     const tables = ["api_keys", "api_key_endpoint_scopes", "endpoints", "pods", "jobs"];
     const rows = await Promise.all(tables.map((t) => db.execute({ sql: `SELECT * FROM ${t} WHERE account_id = ? ORDER BY rowid`, args: [accountId] })));
@@ -38,7 +37,7 @@ async function snapshot(accountId: string): Promise<string> {
 }
 
 async function accountIdOf(email: string): Promise<string> {
-  const db = createClient({ url: E2E_DATABASE_URL });
+  const db = openE2eDatabase();
   try {
     const result = await db.execute({ sql: "SELECT id FROM accounts WHERE email = ?", args: [email] });
     return String(result.rows[0]!.id);
@@ -95,7 +94,7 @@ test("every dashboard action refuses attackers and leaves the victim's rows unch
   // Make the replayed bodies point at A's live rows: the key and endpoint that still exist.
   const keyIdA = String(
     (await (async () => {
-      const db = createClient({ url: E2E_DATABASE_URL });
+      const db = openE2eDatabase();
       const r = await db.execute({ sql: "SELECT id FROM api_keys WHERE name = 'victim-key' AND account_id = ?", args: [await accountIdOf(emailA)] });
       db.close();
       return r.rows[0]!.id;

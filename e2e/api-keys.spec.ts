@@ -1,5 +1,4 @@
-import { createClient } from "@libsql/client";
-import { createEndpoint, createKey, E2E_DATABASE_URL, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
+import { createEndpoint, createKey, openE2eDatabase, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
 
 const SECRET_SCANNING_REGEX = /\brpa_[0-9A-Za-z]{36}\b/;
 
@@ -190,7 +189,7 @@ test.describe("API keys", () => {
     await signUp(page);
     await createKey(page, "used");
     // Verification (the next issue) records use; here the row is set as it will be.
-    const db = createClient({ url: E2E_DATABASE_URL });
+    const db = openE2eDatabase();
     const usedAt = Date.now() - 3 * 3600 * 1000;
     await db.execute({ sql: "UPDATE api_keys SET last_used_at = ? WHERE name = 'used'", args: [usedAt] });
     db.close();

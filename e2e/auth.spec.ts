@@ -1,5 +1,4 @@
-import { createClient } from "@libsql/client";
-import { createKey, E2E_DATABASE_URL, expect, PASSWORD, signIn, signUp, test, uniqueEmail } from "./fixtures";
+import { createKey, openE2eDatabase, expect, PASSWORD, signIn, signUp, test, uniqueEmail } from "./fixtures";
 
 test.describe("accounts", () => {
   test("signing up signs the new user in and lands on the API keys page", async ({ page }) => {
@@ -74,7 +73,7 @@ test.describe("accounts", () => {
   test("a deleted account's session cookie does nothing", async ({ page }) => {
     const email = await signUp(page);
     await createKey(page, "orphan");
-    const db = createClient({ url: E2E_DATABASE_URL });
+    const db = openE2eDatabase();
     await db.execute({ sql: "DELETE FROM accounts WHERE email = ?", args: [email] });
     db.close();
 

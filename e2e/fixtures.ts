@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
+import { createClient } from "@libsql/client";
 import { test as base, expect, type Page } from "@playwright/test";
 
 export { expect };
@@ -10,6 +11,11 @@ const root = path.resolve(__dirname, "..");
 /** The database the e2e server uses (scripts/e2e-server.mjs). */
 export const E2E_DATABASE_URL = `file:${path.join(root, ".e2e", "keyscope.db")}`;
 export const PASSWORD = "correct horse battery";
+
+/** A direct connection to the e2e database, for setting up and checking rows; it waits out the server's writes. */
+export function openE2eDatabase() {
+  return createClient({ url: E2E_DATABASE_URL, timeout: 5_000 });
+}
 
 export function uniqueEmail(label = "user"): string {
   return `${label}-${randomUUID().slice(0, 8)}@example.com`;
