@@ -16,6 +16,11 @@ const envSchema = z.object({
   ECHO_WORKER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   // Tests slow the echo worker down to observe queued jobs and cancel them before they finish.
   ECHO_WORKER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  // One line per API request naming the key id (lib/http/access-log.ts); off by default.
+  ACCESS_LOG: z
+    .enum(["0", "1", "true", "false"])
+    .default("0")
+    .transform((value) => value === "1" || value === "true"),
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(3001),
   // How many proxies in front of the app append to X-Forwarded-For: `true` = 1, or a count.

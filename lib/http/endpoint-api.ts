@@ -1,6 +1,7 @@
 import { getDataPlane } from "@/lib/dal/data-plane";
 import { FINISHED_STATUSES, type JobRow } from "@/lib/dal/jobs";
 import { decide, readBearerToken } from "@/lib/verify/verifier";
+import { noteDecision, withAccessLog } from "./access-log";
 import { apiError, jsonResponse, unavailable } from "./api-error";
 import { readJsonBody } from "./read-body";
 
@@ -61,7 +62,9 @@ function jobBody(job: JobRow): Record<string, unknown> {
  * Next.js route handlers and by the standalone gateway alike. Every route is decided by the one
  * decision function before anything else happens.
  */
-export async function handleEndpointApi(request: Request): Promise<Response> {
+export const handleEndpointApi = withAccessLog(endpointApi);
+
+async function endpointApi(request: Request): Promise<Response> {
   const url = new URL(request.url);
   const target = parsePath(url.pathname);
   if (!target || request.method !== target.route.method) return apiError("NOT_FOUND", "No such route.");
@@ -69,7 +72,10 @@ export async function handleEndpointApi(request: Request): Promise<Response> {
 
   try {
     const plane = await getDataPlane();
-    const decision = await decide(readBearerToken(request.headers.get("authorization")), { resource: "endpoint", endpointId, access: target.route.access }, plane.keyStore);
+    const decision = noteDecision(
+      request,
+      await decide(readBearerToken(request.headers.get("authorization")), { resource: "endpoint", endpointId, access: target.route.access }, plane.keyStore),
+    );
     if (!decision.ok) return apiError(decision.code);
     const { accountId } = decision;
     const { jobs, worker } = plane;

@@ -27,6 +27,7 @@ import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, renameEndpo
 import { createPod, listPods, terminatePod, type PodDto } from "@/lib/dal/pods";
 import type { DalResult } from "@/lib/dal/result";
 import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
+import { noteDecision, withAccessLog } from "@/lib/http/access-log";
 import { apiError, jsonResponse, unavailable } from "@/lib/http/api-error";
 import { readJsonBody } from "@/lib/http/read-body";
 import { nameSchema } from "@/lib/names";
@@ -323,7 +324,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
     if (request.method !== "POST") return methodNotAllowed();
     const token = readBearerToken(request.headers.get("authorization"));
     const authorize = async (access: "read" | "read_write"): Promise<Decision> =>
-      decide(token, { resource: "graphql", access }, await loadKeyStore());
+      noteDecision(request, await decide(token, { resource: "graphql", access }, await loadKeyStore()));
     // An unusable request is described only to a caller who may read the GraphQL API.
     const refuse = async (errors: readonly (string | GraphQLError)[]): Promise<Response> => {
       const decision = await authorize("read");
@@ -364,4 +365,4 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
   };
 }
 
-export const handleGraphqlRequest = createGraphqlHandler();
+export const handleGraphqlRequest = withAccessLog(createGraphqlHandler());

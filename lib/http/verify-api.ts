@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { getDataPlane } from "@/lib/dal/data-plane";
 import { decide, type Requirement } from "@/lib/verify/verifier";
+import { noteDecision, withAccessLog } from "./access-log";
 import { apiError, jsonResponse, unavailable } from "./api-error";
 import { readJsonBody } from "./read-body";
 
@@ -20,7 +21,9 @@ const bodySchema = z.discriminatedUnion("resource", [
  * `POST /api/v1/keys/verify`: the same decision as the APIs, for services that check a key
  * without calling through. Always 200 with `valid` and `code`; a malformed body is 400.
  */
-export async function handleVerifyApi(request: Request): Promise<Response> {
+export const handleVerifyApi = withAccessLog(verifyApi);
+
+async function verifyApi(request: Request): Promise<Response> {
   if (request.method !== "POST") return apiError("NOT_FOUND", "No such route.");
   const body = await readJsonBody(request, MAX_BODY_BYTES);
   if (!body.ok) return apiError("BAD_REQUEST", body.message);
@@ -32,7 +35,7 @@ export async function handleVerifyApi(request: Request): Promise<Response> {
   const requirement: Requirement =
     rest.resource === "endpoint" ? { resource: "endpoint", endpointId: rest.endpointId, access: rest.access } : { resource: "graphql", access: rest.access };
   try {
-    const decision = await decide(key, requirement, (await getDataPlane()).keyStore);
+    const decision = noteDecision(request, await decide(key, requirement, (await getDataPlane()).keyStore));
     return jsonResponse(decision.ok ? { valid: true, code: decision.code, keyId: decision.keyId, accountId: decision.accountId } : { valid: false, code: decision.code });
   } catch (error) {
     return unavailable(error);
