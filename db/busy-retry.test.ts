@@ -3,14 +3,13 @@ import path from "node:path";
 import { createClient } from "@libsql/client";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isDatabaseUnavailable } from "@/lib/dal/test-lock-holder";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, deleteApiKey, getApiKey, listApiKeys, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
 import { createEndpoint, listEndpoints } from "@/lib/dal/endpoints";
 import { createKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder } from "@/lib/dal/last-used";
 import { DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "@/lib/dal/sql-runner";
-import { holdWriteLock, type LockHolder } from "@/lib/dal/test-lock-holder";
+import { holdWriteLock, isDatabaseUnavailable, watchEventLoop, type LockHolder } from "@/lib/dal/test-lock-holder";
 import { hashKey } from "@/lib/keys/hash";
 import { decide } from "@/lib/verify/verifier";
 import { BusyRetryClient, NATIVE_BUSY_TIMEOUT_MS, statementKind } from "./busy-retry";
@@ -59,24 +58,6 @@ afterAll(async () => {
 /** Takes the lock in another process; the holder also disables the key, uncommitted. */
 function lockDatabase(holdMs = 30_000): Promise<LockHolder> {
   return holdWriteLock(testDatabasePath, { holdMs, statements: [`UPDATE api_keys SET enabled = 0 WHERE id = '${keyId}'`] });
-}
-
-/** Times `work`, and watches a 10 ms interval meanwhile: how often it ticked, its longest gap. */
-async function watched<T>(work: () => Promise<T>) {
-  let ticks = 0;
-  let last = performance.now();
-  let maxGap = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks += 1;
-  }, 10);
-  const started = performance.now();
-  const [result] = await Promise.allSettled([work()]);
-  const elapsed = performance.now() - started;
-  clearInterval(timer);
-  return { result: result!, elapsed, ticks, maxGap: Math.max(maxGap, performance.now() - last) };
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -158,7 +139,7 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
   ] as [string, () => Promise<unknown>][])("%s rejects with DatabaseUnavailableError after about the timeout, and the event loop keeps ticking", async (_name, write) => {
     const holder = await lockDatabase();
     try {
-      const run = await watched(write);
+      const run = await watchEventLoop(write);
       expect(run.result.status).toBe("rejected");
       // drizzle wraps what the client throws in a DrizzleQueryError: the cause is what matters.
       expect(isDatabaseUnavailable((run.result as PromiseRejectedResult).reason)).toBe(true);
@@ -180,7 +161,7 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
       const store = createKeyStore(runner, createLastUsedRecorder(runner));
       const requirement = { resource: "endpoint", endpointId, access: "read" } as const;
       const readTimes: number[] = [];
-      const run = await watched(async () => {
+      const run = await watchEventLoop(async () => {
         const writes = Promise.allSettled(Array.from({ length: 10 }, (_, i) => createScopedApiKey(accountId, { name: `burst-${i}`, scopes })));
         let settled = false;
         void writes.then(() => (settled = true));

@@ -10,6 +10,7 @@ import { createScopedApiKey } from "./api-keys";
 import { createKeyStore } from "./key-store";
 import { createLastUsedRecorder } from "./last-used";
 import { clientSqlRunner, DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "./sql-runner";
+import { watchEventLoop } from "./test-lock-holder";
 
 const BUSY_TIMEOUT_MS = 300;
 
@@ -44,25 +45,6 @@ afterAll(async () => {
 function holdWriteLock() {
   holder.exec("BEGIN IMMEDIATE");
   holder.prepare("INSERT INTO scratch (n, label) VALUES (?, 'uncommitted')").run(99);
-}
-
-/** Counts timer ticks and the longest gap between them while `work` runs. */
-async function watchEventLoop<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; elapsed: number; ticks: number; maxGap: number }> {
-  let ticks = 0;
-  let last = performance.now();
-  let maxGap = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks += 1;
-  }, 10);
-  const started = performance.now();
-  const [result] = await Promise.allSettled([work()]);
-  const elapsed = performance.now() - started;
-  clearInterval(timer);
-  maxGap = Math.max(maxGap, performance.now() - last);
-  return { result: result!, elapsed, ticks, maxGap };
 }
 
 describe("while another connection holds the write lock", () => {

@@ -45,8 +45,18 @@ export function uniqueEmail(label = "user"): string {
   return `${label}-${emailCounter}-${process.pid}@example.test`;
 }
 
-/** For afterAll: closes the client and removes the temporary directory. */
+/** For afterAll: stops the data plane if one was opened, closes the client, removes the directory. */
 export async function removeTestDatabase(): Promise<void> {
+  const globalForPlane = globalThis as unknown as {
+    keyscopeDataPlane?: Promise<{ worker: { stop(): void }; lastUsed: { stop(): void }; sql: { close(): void } }>;
+  };
+  const plane = await globalForPlane.keyscopeDataPlane?.catch(() => undefined);
+  if (plane) {
+    plane.worker.stop();
+    plane.lastUsed.stop();
+    plane.sql.close();
+    globalForPlane.keyscopeDataPlane = undefined;
+  }
   const globalForDb = globalThis as unknown as { keyscopeDb?: { url: string; ready: Promise<void>; db: { $client: { close(): void } } } };
   const handle = globalForDb.keyscopeDb;
   if (handle && handle.url === testDatabaseUrl) {

@@ -86,3 +86,22 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** Runs `work` while a 10 ms timer ticks: its result, how long it took, the ticks, the longest gap. */
+export async function watchEventLoop<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; elapsed: number; ticks: number; maxGap: number }> {
+  let ticks = 0;
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+    ticks += 1;
+  }, 10);
+  const started = performance.now();
+  const [result] = await Promise.allSettled([work()]);
+  const elapsed = performance.now() - started;
+  clearInterval(timer);
+  maxGap = Math.max(maxGap, performance.now() - last);
+  return { result: result!, elapsed, ticks, maxGap };
+}

@@ -59,9 +59,6 @@ afterAll(async () => {
     server?.close(() => resolve());
     server?.closeAllConnections();
   });
-  const plane = await getDataPlane();
-  plane.worker.stop();
-  plane.lastUsed.stop();
   await removeTestDatabase();
 });
 

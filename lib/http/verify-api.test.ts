@@ -16,9 +16,6 @@ vi.hoisted(() => {
 });
 
 afterAll(async () => {
-  const plane = await getDataPlane();
-  plane.worker.stop();
-  plane.lastUsed.stop();
   await removeTestDatabase();
 });
 
