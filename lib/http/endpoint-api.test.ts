@@ -304,6 +304,11 @@ describe("authentication failures", () => {
     expect(reply.status).toBe(200);
   });
 
+  it.each(["api_key", "key", "token", "authorization"])("a key in the URL (?%s=…) is never accepted", async (param) => {
+    const reply = await send(`/v2/${endpoint}/health?${param}=${valid}`, {});
+    expectError(reply, 401, "UNAUTHENTICATED");
+  });
+
   it("a 401 on a POST route does not read or act on the body", async () => {
     const before = await jobsSnapshot();
     const reply = await send(`/v2/${endpoint}/run`, { method: "POST", authorization: bearer(wrongChecksum()), body: JSON.stringify({ input: 1 }) });
