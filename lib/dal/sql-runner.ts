@@ -1,7 +1,7 @@
 import "server-only";
 import type { Client, InValue } from "@libsql/client";
 import Database from "libsql";
-import { DatabaseUnavailableError, WriteGate } from "@/db/busy-retry";
+import { DatabaseUnavailableError, isBusyError as isBusy, WriteGate } from "@/db/busy-retry";
 
 /**
  * Raw SQL for the data plane (verification and jobs), where the drizzle query builder costs more
@@ -20,11 +20,6 @@ export interface SqlRunner {
 
 // One class for both database paths (drizzle's client and this runner): a 503, never a 500.
 export { DatabaseUnavailableError };
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
