@@ -41,10 +41,10 @@ beforeAll(async () => {
   const account = await createAccount(uniqueEmail("locked"), "password-locked-123");
   if (!account.ok) throw new Error("setup: account");
   accountId = account.value.id;
-  const endpoint = await createEndpoint(accountId, "locked-endpoint");
+  const endpoint = await createEndpoint(accountId, "locked-endpoint", { type: "dashboard" });
   if (!endpoint.ok) throw new Error("setup: endpoint");
   endpointId = endpoint.value.id;
-  const key = await createScopedApiKey(accountId, { name: "locked", scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointId]: "read_write" } } });
+  const key = await createScopedApiKey(accountId, { name: "locked", scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointId]: "read_write" } } }, { type: "dashboard" });
   if (!key.ok) throw new Error("setup: key");
   keyId = key.value.key.id;
   plaintext = key.value.plaintext;
@@ -129,11 +129,11 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
   });
 
   it.each([
-    ["createScopedApiKey", () => createScopedApiKey(accountId, { name: "waits", scopes })],
-    ["updateApiKeyScopes", () => updateApiKeyScopes(accountId, keyId, scopes)],
-    ["setApiKeyEnabled", () => setApiKeyEnabled(accountId, keyId, false)],
-    ["deleteApiKey", () => deleteApiKey(accountId, keyId)],
-    ["createEndpoint", () => createEndpoint(accountId, "waits")],
+    ["createScopedApiKey", () => createScopedApiKey(accountId, { name: "waits", scopes }, { type: "dashboard" })],
+    ["updateApiKeyScopes", () => updateApiKeyScopes(accountId, keyId, scopes, { type: "dashboard" })],
+    ["setApiKeyEnabled", () => setApiKeyEnabled(accountId, keyId, false, { type: "dashboard" })],
+    ["deleteApiKey", () => deleteApiKey(accountId, keyId, { type: "dashboard" })],
+    ["createEndpoint", () => createEndpoint(accountId, "waits", { type: "dashboard" })],
     ["createAccount", () => createAccount(uniqueEmail("waits"), "password-waits-123")],
     ["a drizzle transaction", () => db.transaction(async (tx) => tx.run("DELETE FROM pods WHERE 0"))],
   ] as [string, () => Promise<unknown>][])("%s rejects with DatabaseUnavailableError after about the timeout, and the event loop keeps ticking", async (_name, write) => {
@@ -162,7 +162,7 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
       const requirement = { resource: "endpoint", endpointId, access: "read" } as const;
       const readTimes: number[] = [];
       const run = await watchEventLoop(async () => {
-        const writes = Promise.allSettled(Array.from({ length: 10 }, (_, i) => createScopedApiKey(accountId, { name: `burst-${i}`, scopes })));
+        const writes = Promise.allSettled(Array.from({ length: 10 }, (_, i) => createScopedApiKey(accountId, { name: `burst-${i}`, scopes }, { type: "dashboard" })));
         let settled = false;
         void writes.then(() => (settled = true));
         while (!settled) {
@@ -195,7 +195,7 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
   it("a write still waiting when the lock is released goes through, and is committed", async () => {
     const holder = await lockDatabase();
     setTimeout(() => void holder.release("rollback"), 200);
-    const { value, ms } = await timed(() => createScopedApiKey(accountId, { name: "patient", scopes }));
+    const { value, ms } = await timed(() => createScopedApiKey(accountId, { name: "patient", scopes }, { type: "dashboard" }));
     expect(value.ok).toBe(true);
     expect(ms).toBeGreaterThanOrEqual(150);
     expect(ms).toBeLessThan(BUSY_TIMEOUT_MS);
@@ -226,12 +226,12 @@ describe("after the lock is released", () => {
   it("everything works at once, and an acknowledged write is really committed (libsql-client-ts issue 352)", async () => {
     const holder = await lockDatabase();
     // (Which error they fail with is the tests above' business; here only what they leave behind.)
-    await expect(createEndpoint(accountId, "refused")).rejects.toThrow();
-    await expect(setApiKeyEnabled(accountId, keyId, false)).rejects.toThrow();
+    await expect(createEndpoint(accountId, "refused", { type: "dashboard" })).rejects.toThrow();
+    await expect(setApiKeyEnabled(accountId, keyId, false, { type: "dashboard" })).rejects.toThrow();
     await holder.release("rollback");
 
     // Through the client that met the busy lock: the write is acknowledged at once...
-    const { value: created, ms } = await timed(() => createEndpoint(accountId, "after-release"));
+    const { value: created, ms } = await timed(() => createEndpoint(accountId, "after-release", { type: "dashboard" }));
     expect(created.ok).toBe(true);
     expect(ms).toBeLessThan(FAST_MS);
     // ...and it is committed: another connection sees it, and can take the write lock at once.
@@ -246,18 +246,18 @@ describe("after the lock is released", () => {
     // The holder's uncommitted change was rolled back; the key still verifies.
     const store = createKeyStore(runner, createLastUsedRecorder(runner));
     expect(await decide(plaintext, { resource: "graphql", access: "read" }, store)).toMatchObject({ ok: true });
-    expect(await setApiKeyEnabled(accountId, keyId, true)).toMatchObject({ ok: true });
+    expect(await setApiKeyEnabled(accountId, keyId, true, { type: "dashboard" })).toMatchObject({ ok: true });
     thirdConnectionWrites();
   });
 
   it("changes the holder committed are seen by the next read", async () => {
     const holder = await lockDatabase();
-    expect(isDatabaseUnavailable(await updateApiKeyScopes(accountId, keyId, scopes).catch((error: unknown) => error))).toBe(true);
+    expect(isDatabaseUnavailable(await updateApiKeyScopes(accountId, keyId, scopes, { type: "dashboard" }).catch((error: unknown) => error))).toBe(true);
     await holder.release("commit"); // the holder disabled the key
     expect(await getApiKey(accountId, keyId)).toMatchObject({ enabled: false });
     const store = createKeyStore(runner, createLastUsedRecorder(runner));
     expect(await decide(plaintext, { resource: "graphql", access: "read" }, store)).toMatchObject({ ok: false, code: "KEY_DISABLED" });
-    expect(await setApiKeyEnabled(accountId, keyId, true)).toMatchObject({ ok: true, value: { enabled: true } });
+    expect(await setApiKeyEnabled(accountId, keyId, true, { type: "dashboard" })).toMatchObject({ ok: true, value: { enabled: true } });
     thirdConnectionWrites();
   });
 

@@ -62,6 +62,8 @@ test.describe("audit log", () => {
     const newest = page.getByRole("list", { name: "Audit log entries" }).getByRole("listitem").first().locator("time");
     await expect(newest).toHaveText("just now");
     await expect(newest).toHaveAttribute("title", /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    // Who made it: every change above was made in the dashboard.
+    await expect(page.getByRole("list", { name: "Audit log entries" }).getByRole("listitem").first()).toContainText("via dashboard");
 
     // The full scopes before and after, one click away.
     const change = page.getByRole("listitem").filter({ hasText: "Changed scopes of “ci”" });

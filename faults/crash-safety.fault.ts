@@ -29,11 +29,11 @@ beforeAll(async () => {
   if (!account.ok) throw new Error("setup: account");
   accountId = account.value.id;
   for (let i = 0; i < ENDPOINTS; i++) {
-    const endpoint = await createEndpoint(accountId, `crash-endpoint-${i}`);
+    const endpoint = await createEndpoint(accountId, `crash-endpoint-${i}`, { type: "dashboard" });
     if (!endpoint.ok) throw new Error("setup: endpoint");
     endpointIds.push(endpoint.value.id);
   }
-  const key = await createScopedApiKey(accountId, { name: "jobs", scopes: { graphql: "none", endpointsAll: "read_write", endpoints: {} } });
+  const key = await createScopedApiKey(accountId, { name: "jobs", scopes: { graphql: "none", endpointsAll: "read_write", endpoints: {} } }, { type: "dashboard" });
   if (!key.ok) throw new Error("setup: key");
   jobKey = key.value.plaintext;
   // From here on only the child processes have the database open: each crash leaves it as a
@@ -334,7 +334,7 @@ describe("SIGTERM during load", () => {
 async function newReadKeys(label: string, count: number) {
   const keys: { id: string; plaintext: string }[] = [];
   for (let i = 0; i < count; i++) {
-    const created = await createScopedApiKey(accountId, { name: `${label}-${i}`, scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } });
+    const created = await createScopedApiKey(accountId, { name: `${label}-${i}`, scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } }, { type: "dashboard" });
     if (!created.ok) throw new Error("setup: key");
     keys.push({ id: created.value.key.id, plaintext: created.value.plaintext });
   }

@@ -71,12 +71,12 @@ beforeAll(async () => {
   account = created.value;
   session.account = account;
   for (let i = 0; i < 3; i++) {
-    const endpoint = await createEndpoint(account.id, `full-${i}`);
+    const endpoint = await createEndpoint(account.id, `full-${i}`, { type: "dashboard" });
     if (!endpoint.ok) throw new Error("setup: endpoint");
     endpointId ||= endpoint.value.id;
   }
   for (let i = 0; i < 5; i++) {
-    const key = await createScopedApiKey(account.id, { name: `before-${i}`, scopes: { graphql: "read", endpointsAll: "read_write", endpoints: { [endpointId]: "read_write" } } });
+    const key = await createScopedApiKey(account.id, { name: `before-${i}`, scopes: { graphql: "read", endpointsAll: "read_write", endpoints: { [endpointId]: "read_write" } } }, { type: "dashboard" });
     if (!key.ok) throw new Error("setup: key");
     keys.push({ id: key.value.key.id, plaintext: key.value.plaintext });
   }
@@ -174,9 +174,9 @@ describe("a full disk", () => {
     expect(action).toMatchObject({ ok: false, code: "UNAVAILABLE", message: expect.stringMatching(/try again/i) });
     // The DAL itself: SQLITE_FULL, never a half-written key.
     for (const [name, write] of [
-      ["createScopedApiKey", () => createScopedApiKey(account.id, { name: "while-full", scopes: { graphql: "none", endpointsAll: "read", endpoints: { [endpointId]: "read" } } })],
-      ["updateApiKeyScopes", () => updateApiKeyScopes(account.id, keys[1]!.id, { graphql: "none", endpointsAll: "none", endpoints: {} })],
-      ["setApiKeyEnabled", () => setApiKeyEnabled(account.id, keys[2]!.id, false)],
+      ["createScopedApiKey", () => createScopedApiKey(account.id, { name: "while-full", scopes: { graphql: "none", endpointsAll: "read", endpoints: { [endpointId]: "read" } } }, { type: "dashboard" })],
+      ["updateApiKeyScopes", () => updateApiKeyScopes(account.id, keys[1]!.id, { graphql: "none", endpointsAll: "none", endpoints: {} }, { type: "dashboard" })],
+      ["setApiKeyEnabled", () => setApiKeyEnabled(account.id, keys[2]!.id, false, { type: "dashboard" })],
     ] as [string, () => Promise<unknown>][]) {
       const error = await write().then(
         () => null,
@@ -214,7 +214,7 @@ describe("a full disk", () => {
     const plaintext = (created as { data: { plaintext: string } }).data.plaintext;
     expect(await decide(plaintext, { resource: "endpoint", endpointId, access: "read" }, plane.keyStore)).toMatchObject({ ok: true });
     expect((await post(`/v2/${endpointId}/run`, { input: { after: true } }, keys[0]!.plaintext)).status).toBe(200);
-    expect(await setApiKeyEnabled(account.id, keys[2]!.id, false)).toMatchObject({ ok: true });
+    expect(await setApiKeyEnabled(account.id, keys[2]!.id, false, { type: "dashboard" })).toMatchObject({ ok: true });
     expect(direct((db) => db.prepare("PRAGMA integrity_check").all())).toEqual([{ integrity_check: "ok" }]);
     const after = counts();
     expect(after.keys).toBe(before.keys + 1);

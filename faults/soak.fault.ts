@@ -27,12 +27,12 @@ beforeAll(async () => {
   if (!account.ok) throw new Error("setup: account");
   accountId = account.value.id;
   for (let i = 0; i < 4; i++) {
-    const endpoint = await createEndpoint(accountId, `soak-${i}`);
+    const endpoint = await createEndpoint(accountId, `soak-${i}`, { type: "dashboard" });
     if (!endpoint.ok) throw new Error("setup: endpoint");
     endpointIds.push(endpoint.value.id);
   }
-  const rw = await createScopedApiKey(accountId, { name: "soak-rw", scopes: { graphql: "read", endpointsAll: "read_write", endpoints: {} } });
-  const read = await createScopedApiKey(accountId, { name: "soak-read", scopes: { graphql: "read", endpointsAll: "read", endpoints: {} } });
+  const rw = await createScopedApiKey(accountId, { name: "soak-rw", scopes: { graphql: "read", endpointsAll: "read_write", endpoints: {} } }, { type: "dashboard" });
+  const read = await createScopedApiKey(accountId, { name: "soak-read", scopes: { graphql: "read", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" });
   if (!rw.ok || !read.ok) throw new Error("setup: keys");
   rwKey = rw.value.plaintext;
   readKey = read.value.plaintext;

@@ -127,12 +127,12 @@ async function main() {
   const { createScopedApiKey } = await import("@/lib/dal/api-keys");
   const account = await createAccount("bench@example.com", "bench password");
   if (!account.ok) throw new Error(account.message);
-  const endpoint = await createEndpoint(account.value.id, "bench");
+  const endpoint = await createEndpoint(account.value.id, "bench", { type: "cli", command: "bench" });
   if (!endpoint.ok) throw new Error(endpoint.message);
   const created = await createScopedApiKey(account.value.id, {
     name: "bench",
     scopes: { graphql: "none", endpointsAll: "read", endpoints: {} },
-  });
+  }, { type: "cli", command: "bench" });
   if (!created.ok) throw new Error(created.message);
   const auth = { authorization: `Bearer ${created.value.plaintext}` };
   const healthPath = `/v2/${endpoint.value.id}/health`;

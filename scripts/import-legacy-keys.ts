@@ -41,7 +41,7 @@ async function main(): Promise<number> {
     console.error(`No account with the email ${values.account}. Nothing was imported.`);
     return 1;
   }
-  const result = await importLegacyApiKeys(account.id, parsed.entries);
+  const result = await importLegacyApiKeys(account.id, parsed.entries, { type: "cli", command: "keys:import-legacy" });
   if (!result.ok) {
     console.error(`${file}: ${result.message} Nothing was imported.`);
     return 1;

@@ -37,6 +37,9 @@ export const auditLog = sqliteTable(
     targetName: text("target_name"),
     // JSON text; its shape depends on `action` (lib/dal/audit-log.ts).
     details: text("details").notNull().default("{}"),
+    // JSON text: who made the change (lib/dal/audit-log.ts, AuditActor). Null on entries written
+    // before actors were recorded. Names and ids only, like the rest of the entry.
+    actor: text("actor"),
   },
   (t) => [index("audit_log_account_created_idx").on(t.accountId, desc(t.createdAt), desc(t.id))],
 );

@@ -43,7 +43,7 @@ async function main() {
     if (keyIds.length < 3 || Math.random() < 0.5) {
       const name = `${label}-${n}`;
       emit({ op: "begin-create", name, scopes });
-      const result = await createScopedApiKey(accountId, { name, scopes });
+      const result = await createScopedApiKey(accountId, { name, scopes }, { type: "dashboard" });
       if (!result.ok) {
         emit({ op: "refused", reason: result.code });
         continue;
@@ -53,7 +53,7 @@ async function main() {
     } else {
       const id = pick(keyIds);
       emit({ op: "begin-edit", id, scopes });
-      const result = await updateApiKeyScopes(accountId, id, scopes);
+      const result = await updateApiKeyScopes(accountId, id, scopes, { type: "dashboard" });
       if (!result.ok) {
         emit({ op: "refused", reason: result.code });
         continue;

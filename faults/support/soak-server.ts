@@ -16,14 +16,14 @@ type Request = { op: "dal"; id: number; count: number; accountId: string; endpoi
 async function dashboardWrites(accountId: string, endpointIds: string[], count: number): Promise<void> {
   for (let done = 0; done < count; ) {
     const endpointId = endpointIds[done % endpointIds.length]!;
-    const created = await createScopedApiKey(accountId, { name: "soak", scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointId]: "read_write" } } });
+    const created = await createScopedApiKey(accountId, { name: "soak", scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointId]: "read_write" } } }, { type: "dashboard" });
     if (!created.ok) throw new Error(`create: ${created.code}`);
     const id = created.value.key.id;
     const steps = [
-      () => updateApiKeyScopes(accountId, id, { graphql: "none", endpointsAll: "read", endpoints: {} }),
-      () => setApiKeyEnabled(accountId, id, false),
+      () => updateApiKeyScopes(accountId, id, { graphql: "none", endpointsAll: "read", endpoints: {} }, { type: "dashboard" }),
+      () => setApiKeyEnabled(accountId, id, false, { type: "dashboard" }),
       () => listApiKeys(accountId).then(() => ({ ok: true })),
-      () => deleteApiKey(accountId, id),
+      () => deleteApiKey(accountId, id, { type: "dashboard" }),
     ];
     done += 1;
     for (const step of steps) {
@@ -33,10 +33,10 @@ async function dashboardWrites(accountId: string, endpointIds: string[], count: 
       done += 1;
     }
     if (done < count && done % 50 === 0) {
-      const endpoint = await createEndpoint(accountId, "soak-endpoint");
+      const endpoint = await createEndpoint(accountId, "soak-endpoint", { type: "dashboard" });
       if (!endpoint.ok) throw new Error("endpoint");
-      await renameEndpoint(accountId, endpoint.value.id, "soak-renamed");
-      await deleteEndpoint(accountId, endpoint.value.id);
+      await renameEndpoint(accountId, endpoint.value.id, "soak-renamed", { type: "dashboard" });
+      await deleteEndpoint(accountId, endpoint.value.id, { type: "dashboard" });
       done += 3;
     }
   }

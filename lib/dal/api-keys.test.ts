@@ -39,7 +39,7 @@ async function newAccount(label: string): Promise<string> {
 }
 
 async function newEndpoint(accountId: string, name: string): Promise<string> {
-  const result = await createEndpoint(accountId, name);
+  const result = await createEndpoint(accountId, name, { type: "dashboard" });
   if (!result.ok) throw new Error("setup failed");
   return result.value.id;
 }
@@ -52,7 +52,7 @@ beforeAll(async () => {
 });
 
 async function newKey(accountId: string, scopes: unknown = createEmptyScopes(), name = "test key", now?: Date) {
-  const result = await createScopedApiKey(accountId, { name, scopes }, now);
+  const result = await createScopedApiKey(accountId, { name, scopes }, { type: "dashboard" }, now);
   if (!result.ok) throw new Error(`createScopedApiKey failed: ${result.code} ${result.message}`);
   plaintexts.push(result.value.plaintext);
   return result.value;
@@ -73,7 +73,7 @@ function legacyEntry(name: string, permission: LegacyKeyImport["permission"], pl
 }
 
 async function importOne(accountId: string, permission: LegacyKeyImport["permission"] = "read"): Promise<string> {
-  const result = await importLegacyApiKeys(accountId, [legacyEntry("legacy", permission)]);
+  const result = await importLegacyApiKeys(accountId, [legacyEntry("legacy", permission)], { type: "dashboard" });
   if (!result.ok || !result.value.ids[0]) throw new Error("setup failed");
   return result.value.ids[0];
 }
@@ -213,7 +213,7 @@ describe("createScopedApiKey", () => {
     ["null", () => null],
   ])("refuses %s with BAD_REQUEST and writes nothing", async (_label, scopesOf) => {
     const before = await tableCounts();
-    const result = await createScopedApiKey(accountA, { name: "bad", scopes: scopesOf() });
+    const result = await createScopedApiKey(accountA, { name: "bad", scopes: scopesOf() }, { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "BAD_REQUEST", message: expect.any(String) });
     expect(await tableCounts()).toEqual(before);
   });
@@ -228,7 +228,7 @@ describe("createScopedApiKey", () => {
       const created = await createScopedApiKey(accountA, {
         name: "racer",
         scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointA1]: "read", [endpoint]: "read" } },
-      });
+      }, { type: "dashboard" });
       expect(created).toEqual({ ok: false, code: "BAD_REQUEST", message: expect.any(String) });
     } finally {
       await restore();
@@ -304,20 +304,20 @@ describe("setApiKeyEnabled", () => {
     const before = await snapshot(keyId);
     expect(before.key?.enabled).toBe(1);
 
-    expect(await setApiKeyEnabled(accountA, keyId, false)).toEqual({ ok: true, value: { id: keyId, enabled: false } });
+    expect(await setApiKeyEnabled(accountA, keyId, false, { type: "dashboard" })).toEqual({ ok: true, value: { id: keyId, enabled: false } });
     const disabled = await snapshot(keyId);
     expect(disabled).toEqual({ key: { ...before.key, enabled: 0 }, overrides: before.overrides });
     expect((await getApiKey(accountA, keyId))?.enabled).toBe(false);
 
     // Idempotent.
-    expect(await setApiKeyEnabled(accountA, keyId, false)).toEqual({ ok: true, value: { id: keyId, enabled: false } });
+    expect(await setApiKeyEnabled(accountA, keyId, false, { type: "dashboard" })).toEqual({ ok: true, value: { id: keyId, enabled: false } });
 
-    expect(await setApiKeyEnabled(accountA, keyId, true)).toEqual({ ok: true, value: { id: keyId, enabled: true } });
+    expect(await setApiKeyEnabled(accountA, keyId, true, { type: "dashboard" })).toEqual({ ok: true, value: { id: keyId, enabled: true } });
     expect(await snapshot(keyId)).toEqual(before);
   });
 
   it("returns NOT_FOUND for an unknown key", async () => {
-    expect(await setApiKeyEnabled(accountA, "key_nosuchkey00000", false)).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
+    expect(await setApiKeyEnabled(accountA, "key_nosuchkey00000", false, { type: "dashboard" })).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
   });
 });
 
@@ -327,7 +327,7 @@ describe("updateApiKeyScopes", () => {
     const before = await keyRow(key.id);
     const next: KeyScopes = { graphql: "read_write", endpointsAll: "none", endpoints: { [endpointA2]: "read" } };
 
-    const result = await updateApiKeyScopes(accountA, key.id, next);
+    const result = await updateApiKeyScopes(accountA, key.id, next, { type: "dashboard" });
     expect(result).toEqual({ ok: true, value: { ...key, scopes: next } });
     expect(await overrideRows(key.id)).toEqual([{ account_id: accountA, key_id: key.id, endpoint_id: endpointA2, level: "read" }]);
     // Only the levels changed: the secret, hint, state and dates did not.
@@ -336,7 +336,7 @@ describe("updateApiKeyScopes", () => {
 
   it("can clear every override", async () => {
     const { key } = await newKey(accountA, { graphql: "read", endpointsAll: "read", endpoints: { [endpointA1]: "none", [endpointA2]: "read_write" } });
-    const result = await updateApiKeyScopes(accountA, key.id, createEmptyScopes());
+    const result = await updateApiKeyScopes(accountA, key.id, createEmptyScopes(), { type: "dashboard" });
     expect(result.ok && result.value.scopes).toEqual(createEmptyScopes());
     expect(await overrideRows(key.id)).toEqual([]);
   });
@@ -349,14 +349,14 @@ describe("updateApiKeyScopes", () => {
   ])("refuses %s with BAD_REQUEST and leaves the key unchanged", async (_label, scopesOf) => {
     const { key } = await newKey(accountA, { graphql: "read", endpointsAll: "none", endpoints: { [endpointA1]: "read" } });
     const before = await snapshot(key.id);
-    expect(await updateApiKeyScopes(accountA, key.id, scopesOf())).toEqual({ ok: false, code: "BAD_REQUEST", message: expect.any(String) });
+    expect(await updateApiKeyScopes(accountA, key.id, scopesOf(), { type: "dashboard" })).toEqual({ ok: false, code: "BAD_REQUEST", message: expect.any(String) });
     expect(await snapshot(key.id)).toEqual(before);
   });
 
   it("refuses to edit a legacy key's scopes", async () => {
     const keyId = await importOne(accountA, "read");
     const before = await snapshot(keyId);
-    const result = await updateApiKeyScopes(accountA, keyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: {} });
+    const result = await updateApiKeyScopes(accountA, keyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: {} }, { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "BAD_REQUEST", message: expect.any(String) });
     expect(await snapshot(keyId)).toEqual(before);
   });
@@ -377,7 +377,7 @@ describe("updateApiKeyScopes", () => {
         graphql: "read_write",
         endpointsAll: "none",
         endpoints: { [endpointA2]: "read", [endpoint]: "read_write" },
-      });
+      }, { type: "dashboard" });
       expect(result).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
     } finally {
       await restore();
@@ -387,7 +387,7 @@ describe("updateApiKeyScopes", () => {
   });
 
   it("returns NOT_FOUND for an unknown key", async () => {
-    expect(await updateApiKeyScopes(accountA, "key_nosuchkey00000", createEmptyScopes())).toEqual({
+    expect(await updateApiKeyScopes(accountA, "key_nosuchkey00000", createEmptyScopes(), { type: "dashboard" })).toEqual({
       ok: false,
       code: "NOT_FOUND",
       message: expect.any(String),
@@ -402,18 +402,18 @@ describe("deleteApiKey", () => {
     const bystanderBefore = await snapshot(bystander.key.id);
     expect(await overrideRows(key.id)).toHaveLength(2);
 
-    expect(await deleteApiKey(accountA, key.id)).toEqual({ ok: true, value: { id: key.id } });
+    expect(await deleteApiKey(accountA, key.id, { type: "dashboard" })).toEqual({ ok: true, value: { id: key.id } });
 
     expect(await keyRow(key.id)).toBeUndefined();
     expect(await overrideRows(key.id)).toEqual([]);
     expect(await getApiKey(accountA, key.id)).toBeNull();
     expect(await snapshot(bystander.key.id)).toEqual(bystanderBefore);
-    expect(await deleteApiKey(accountA, key.id)).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
+    expect(await deleteApiKey(accountA, key.id, { type: "dashboard" })).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
   });
 
   it("deletes a legacy key too", async () => {
     const keyId = await importOne(accountA, "read_write");
-    expect(await deleteApiKey(accountA, keyId)).toEqual({ ok: true, value: { id: keyId } });
+    expect(await deleteApiKey(accountA, keyId, { type: "dashboard" })).toEqual({ ok: true, value: { id: keyId } });
     expect(await keyRow(keyId)).toBeUndefined();
   });
 });
@@ -424,20 +424,20 @@ describe("cross-account denial: account B on account A's key", () => {
   it.each<[string, (keyId: string) => Promise<unknown>, unknown]>([
     ["getApiKey", (keyId) => getApiKey(accountB, keyId), null],
     ["listApiKeys", async (keyId) => (await listApiKeys(accountB)).filter((k) => k.id === keyId), []],
-    ["setApiKeyEnabled(false)", (keyId) => setApiKeyEnabled(accountB, keyId, false), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
-    ["setApiKeyEnabled(true)", (keyId) => setApiKeyEnabled(accountB, keyId, true), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
+    ["setApiKeyEnabled(false)", (keyId) => setApiKeyEnabled(accountB, keyId, false, { type: "dashboard" }), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
+    ["setApiKeyEnabled(true)", (keyId) => setApiKeyEnabled(accountB, keyId, true, { type: "dashboard" }), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
     [
       "updateApiKeyScopes with B's own endpoint",
-      (keyId) => updateApiKeyScopes(accountB, keyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: { [endpointB1]: "read_write" } }),
+      (keyId) => updateApiKeyScopes(accountB, keyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: { [endpointB1]: "read_write" } }, { type: "dashboard" }),
       { ok: false, code: "NOT_FOUND", message: expect.any(String) },
     ],
     [
       "updateApiKeyScopes with A's endpoint",
-      (keyId) => updateApiKeyScopes(accountB, keyId, { graphql: "none", endpointsAll: "none", endpoints: { [endpointA1]: "read_write" } }),
+      (keyId) => updateApiKeyScopes(accountB, keyId, { graphql: "none", endpointsAll: "none", endpoints: { [endpointA1]: "read_write" } }, { type: "dashboard" }),
       { ok: false, code: "NOT_FOUND", message: expect.any(String) },
     ],
-    ["updateApiKeyScopes to empty", (keyId) => updateApiKeyScopes(accountB, keyId, createEmptyScopes()), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
-    ["deleteApiKey", (keyId) => deleteApiKey(accountB, keyId), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
+    ["updateApiKeyScopes to empty", (keyId) => updateApiKeyScopes(accountB, keyId, createEmptyScopes(), { type: "dashboard" }), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
+    ["deleteApiKey", (keyId) => deleteApiKey(accountB, keyId, { type: "dashboard" }), { ok: false, code: "NOT_FOUND", message: expect.any(String) }],
   ])("%s is denied and A's key is unchanged", async (_label, attempt, expected) => {
     await newKey(accountB, { graphql: "read", endpointsAll: "read", endpoints: { [endpointB1]: "none" } }, "b's own key");
     const { key } = await newKey(accountA, { graphql: "read", endpointsAll: "none", endpoints: { [endpointA1]: "read" } });
@@ -462,12 +462,12 @@ describe("cross-account denial: account B on account A's key", () => {
 
   it("importLegacyApiKeys for B with a hash A already uses is CONFLICT and A's key is unchanged", async () => {
     const entry = legacyEntry("a's legacy", "read");
-    const imported = await importLegacyApiKeys(accountA, [entry]);
+    const imported = await importLegacyApiKeys(accountA, [entry], { type: "dashboard" });
     if (!imported.ok || !imported.value.ids[0]) throw new Error("setup failed");
     const before = await snapshot(imported.value.ids[0]);
     const counts = await tableCounts();
 
-    expect(await importLegacyApiKeys(accountB, [{ ...entry, name: "stolen" }])).toEqual({
+    expect(await importLegacyApiKeys(accountB, [{ ...entry, name: "stolen" }], { type: "dashboard" })).toEqual({
       ok: false,
       code: "CONFLICT",
       message: expect.any(String),
@@ -485,7 +485,7 @@ describe("importLegacyApiKeys", () => {
     const now = new Date("2023-12-31T23:59:59.999Z");
     const plaintext = legacyPlaintext();
     const entry = legacyEntry(`legacy ${permission}`, permission, plaintext);
-    const result = await importLegacyApiKeys(accountA, [entry], now);
+    const result = await importLegacyApiKeys(accountA, [entry], { type: "dashboard" }, now);
     if (!result.ok) throw new Error(result.message);
     const [id] = result.value.ids;
     expect(id).toMatch(/^key_[0-9a-z]{16}$/);
@@ -508,7 +508,7 @@ describe("importLegacyApiKeys", () => {
 
   it("imports a whole batch and returns the ids in input order", async () => {
     const entries = [legacyEntry("one", "read"), legacyEntry("two", "read_write"), legacyEntry("three", "read")];
-    const result = await importLegacyApiKeys(accountA, entries);
+    const result = await importLegacyApiKeys(accountA, entries, { type: "dashboard" });
     if (!result.ok) throw new Error(result.message);
     expect(result.value.ids).toHaveLength(3);
     const rows = await Promise.all(result.value.ids.map((id) => keyRow(id)));
@@ -519,14 +519,14 @@ describe("importLegacyApiKeys", () => {
 
   it("is all or nothing: one already-known hash refuses the whole batch with CONFLICT", async () => {
     const existing = legacyEntry("existing", "read");
-    const first = await importLegacyApiKeys(accountA, [existing]);
+    const first = await importLegacyApiKeys(accountA, [existing], { type: "dashboard" });
     expect(first.ok).toBe(true);
     const before = await rawRows("SELECT * FROM api_keys ORDER BY id");
 
     const fresh1 = legacyEntry("fresh 1", "read");
     const fresh2 = legacyEntry("fresh 2", "read_write");
     const clash = { ...existing, line: 902, name: "again" };
-    const result = await importLegacyApiKeys(accountA, [fresh1, clash, fresh2]);
+    const result = await importLegacyApiKeys(accountA, [fresh1, clash, fresh2], { type: "dashboard" });
     // The refusal points at the clashing entry.
     expect(result).toEqual({ ok: false, code: "CONFLICT", message: expect.stringContaining('"again"') });
 
@@ -537,7 +537,7 @@ describe("importLegacyApiKeys", () => {
   it("refuses a batch that repeats a hash within itself, writing nothing", async () => {
     const counts = await tableCounts();
     const entry = legacyEntry("twice", "read");
-    const result = await importLegacyApiKeys(accountA, [legacyEntry("before", "read"), entry, { ...entry, name: "twice again" }]);
+    const result = await importLegacyApiKeys(accountA, [legacyEntry("before", "read"), entry, { ...entry, name: "twice again" }], { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "CONFLICT", message: expect.any(String) });
     expect(await tableCounts()).toEqual(counts);
   });
@@ -545,14 +545,14 @@ describe("importLegacyApiKeys", () => {
   it("refuses a hash that belongs to a scoped key", async () => {
     const { plaintext } = await newKey(accountA);
     const counts = await tableCounts();
-    const result = await importLegacyApiKeys(accountA, [{ line: 1, name: "clash", permission: "read", keyHash: hashKey(plaintext), hint: "\u2026XXXX" }]);
+    const result = await importLegacyApiKeys(accountA, [{ line: 1, name: "clash", permission: "read", keyHash: hashKey(plaintext), hint: "\u2026XXXX" }], { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "CONFLICT", message: expect.any(String) });
     expect(await tableCounts()).toEqual(counts);
   });
 
   it("an empty import succeeds and writes nothing", async () => {
     const counts = await tableCounts();
-    expect(await importLegacyApiKeys(accountA, [])).toEqual({ ok: true, value: { ids: [] } });
+    expect(await importLegacyApiKeys(accountA, [], { type: "dashboard" })).toEqual({ ok: true, value: { ids: [] } });
     expect(await tableCounts()).toEqual(counts);
   });
 });

@@ -7,7 +7,7 @@ import { generateScopedKey } from "@/lib/keys/generate";
 import { hashKey } from "@/lib/keys/hash";
 import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/scopes/evaluate";
 import type { LegacyPermission } from "@/lib/scopes/levels";
-import { auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction } from "./audit-log";
+import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
 import { runWriteBatch } from "./write-batch";
@@ -81,10 +81,27 @@ function isForeignKeyFailure(error: unknown): boolean {
  * `INSERT INTO audit_log … SELECT` over the account's key `keyId`, for the same write batch as
  * the change: no entry unless the key is there (and `where` holds) at that point of the batch.
  */
-function auditKey(db: Database, now: Date, action: AuditAction, accountId: string, keyId: string, details: SQL<string>, where?: SQL) {
+function auditKey(
+  db: Database,
+  now: Date,
+  actor: AuditActor,
+  action: AuditAction,
+  accountId: string,
+  keyId: string,
+  details: SQL<string>,
+  where?: SQL,
+) {
   return db.insert(auditLog).select(
     db
-      .select(auditSelection(now, action, "api_key", { accountId: apiKeys.accountId, targetId: apiKeys.id, targetName: apiKeys.name, details }))
+      .select(
+        auditSelection(now, action, "api_key", {
+          accountId: apiKeys.accountId,
+          targetId: apiKeys.id,
+          targetName: apiKeys.name,
+          details,
+          actor: actorJson(accountId, actor),
+        }),
+      )
       .from(apiKeys)
       .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), where)),
   );
@@ -124,6 +141,7 @@ function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
 export async function createScopedApiKey(
   accountId: string,
   input: { name: string; scopes: unknown },
+  actor: AuditActor,
   now = new Date(),
 ): Promise<DalResult<{ key: ApiKeyDto; plaintext: string }>> {
   const scopes = await validateScopes(accountId, input.scopes);
@@ -149,7 +167,7 @@ export async function createScopedApiKey(
       db.insert(apiKeys).values(row),
       ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
       // After the inserts: the entry records the scopes as written, with endpoint names.
-      auditKey(db, now, "api_key.created", accountId, id, sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'scopes', json(${storedScopesJson()}))`),
+      auditKey(db, now, actor, "api_key.created", accountId, id, sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'scopes', json(${storedScopesJson()}))`),
     ]);
   } catch (error) {
     if (isForeignKeyFailure(error)) return fail("BAD_REQUEST", "An endpoint in these scopes no longer exists.");
@@ -173,12 +191,13 @@ export async function setApiKeyEnabled(
   accountId: string,
   keyId: string,
   enabled: boolean,
+  actor: AuditActor,
   now = new Date(),
 ): Promise<DalResult<{ id: string; enabled: boolean }>> {
   const db = await getDb();
   const [, updated] = await runWriteBatch(db, [
     // Before the update, to see the state it changes from.
-    auditKey(db, now, enabled ? "api_key.enabled" : "api_key.disabled", accountId, keyId, sql<string>`json_object('kind', ${outer(apiKeys.kind)})`, ne(apiKeys.enabled, enabled)),
+    auditKey(db, now, actor, enabled ? "api_key.enabled" : "api_key.disabled", accountId, keyId, sql<string>`json_object('kind', ${outer(apiKeys.kind)})`, ne(apiKeys.enabled, enabled)),
     db
       .update(apiKeys)
       .set({ enabled })
@@ -188,7 +207,13 @@ export async function setApiKeyEnabled(
 }
 
 /** Replaces a scoped key's scopes as a whole. Legacy keys keep the permission they were imported with. */
-export async function updateApiKeyScopes(accountId: string, keyId: string, input: unknown, now = new Date()): Promise<DalResult<ApiKeyDto>> {
+export async function updateApiKeyScopes(
+  accountId: string,
+  keyId: string,
+  input: unknown,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<ApiKeyDto>> {
   const db = await getDb();
   const [existing] = await db
     .select({ kind: apiKeys.kind })
@@ -209,6 +234,7 @@ export async function updateApiKeyScopes(accountId: string, keyId: string, input
       auditKey(
         db,
         now,
+        actor,
         "api_key.scopes_changed",
         accountId,
         keyId,
@@ -233,10 +259,10 @@ export async function updateApiKeyScopes(accountId: string, keyId: string, input
   return key ? ok(key) : fail("NOT_FOUND", NOT_FOUND);
 }
 
-export async function deleteApiKey(accountId: string, keyId: string, now = new Date()): Promise<DalResult<{ id: string }>> {
+export async function deleteApiKey(accountId: string, keyId: string, actor: AuditActor, now = new Date()): Promise<DalResult<{ id: string }>> {
   const db = await getDb();
   const [, deleted] = await runWriteBatch(db, [
-    auditKey(db, now, "api_key.deleted", accountId, keyId, sql<string>`json_object('kind', ${outer(apiKeys.kind)})`),
+    auditKey(db, now, actor, "api_key.deleted", accountId, keyId, sql<string>`json_object('kind', ${outer(apiKeys.kind)})`),
     db.delete(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId))),
   ]);
   return deleted ? ok({ id: keyId }) : fail("NOT_FOUND", NOT_FOUND);
@@ -246,7 +272,12 @@ export async function deleteApiKey(accountId: string, keyId: string, now = new D
 export type LegacyKeyImport = { line: number; name: string; permission: LegacyPermission; keyHash: string; hint: string };
 
 /** Imports legacy keys all or nothing: one batch, refused whole if any hash is already known. */
-export async function importLegacyApiKeys(accountId: string, entries: LegacyKeyImport[], now = new Date()): Promise<DalResult<{ ids: string[] }>> {
+export async function importLegacyApiKeys(
+  accountId: string,
+  entries: LegacyKeyImport[],
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<{ ids: string[] }>> {
   if (entries.length === 0) return ok({ ids: [] });
   const db = await getDb();
   const hashes = entries.map((entry) => entry.keyHash);
@@ -286,6 +317,7 @@ export async function importLegacyApiKeys(accountId: string, entries: LegacyKeyI
           count: rows.length,
           keys: rows.map((row, i) => ({ id: row.id, name: row.name, permission: entries[i]?.permission })),
         }),
+        actor: actorJson(accountId, actor),
       }),
     ]);
   } catch (error) {

@@ -15,7 +15,7 @@ import {
   updateApiKeyScopes,
   type LegacyKeyImport,
 } from "./api-keys";
-import { listAuditLog, type AuditLogEntryDto } from "./audit-log";
+import { listAuditLog, type AuditActor, type AuditLogEntryDto } from "./audit-log";
 import { createEndpoint, deleteEndpoint, getEndpoint, renameEndpoint } from "./endpoints";
 
 afterAll(removeTestDatabase);
@@ -30,13 +30,13 @@ async function newAccount(label: string): Promise<string> {
 }
 
 async function newEndpoint(accountId: string, name: string, now?: Date): Promise<string> {
-  const result = await createEndpoint(accountId, name, now);
+  const result = await createEndpoint(accountId, name, { type: "dashboard" }, now);
   if (!result.ok) throw new Error("setup failed");
   return result.value.id;
 }
 
 async function newKey(accountId: string, name: string, scopes: unknown = createEmptyScopes(), now?: Date) {
-  const result = await createScopedApiKey(accountId, { name, scopes }, now);
+  const result = await createScopedApiKey(accountId, { name, scopes }, { type: "dashboard" }, now);
   if (!result.ok) throw new Error(`createScopedApiKey failed: ${result.message}`);
   const { plaintext } = result.value;
   secrets.push(plaintext, hashKey(plaintext), plaintext.slice(4, 34));
@@ -56,7 +56,7 @@ async function auditedBy(accountId: string, change: () => Promise<unknown>): Pro
   await change();
   const rows = await rawRows("SELECT * FROM audit_log WHERE id > ? ORDER BY id", [Number(last?.id)]);
   for (const row of rows) expect(row.account_id).toBe(accountId);
-  return rows.map((row) => ({ ...row, details: JSON.parse(String(row.details)) }));
+  return rows.map((row) => ({ ...row, details: JSON.parse(String(row.details)), actor: row.actor === null ? null : JSON.parse(String(row.actor)) }));
 }
 
 const allAuditRows = () => countRows("audit_log");
@@ -128,27 +128,28 @@ describe("each change writes exactly one entry, in the same batch", () => {
             ],
           },
         },
+        actor: { type: "dashboard" },
       },
     ]);
   });
 
   it("setApiKeyEnabled: api_key.disabled and api_key.enabled; nothing when the state does not change", async () => {
     const { key } = await newKey(accountA, "toggled");
-    const off = await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, false));
+    const off = await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" }));
     expect(off).toEqual([expect.objectContaining({ action: "api_key.disabled", target_type: "api_key", target_id: key.id, target_name: "toggled", details: { kind: "scoped" } })]);
 
-    expect(await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, false))).toEqual([]);
+    expect(await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" }))).toEqual([]);
     expect((await getApiKey(accountA, key.id))?.enabled).toBe(false);
 
-    const on = await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, true));
+    const on = await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, true, { type: "dashboard" }));
     expect(on).toEqual([expect.objectContaining({ action: "api_key.enabled", target_id: key.id, target_name: "toggled", details: { kind: "scoped" } })]);
-    expect(await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, true))).toEqual([]);
+    expect(await auditedBy(accountA, () => setApiKeyEnabled(accountA, key.id, true, { type: "dashboard" }))).toEqual([]);
   });
 
   it("updateApiKeyScopes: api_key.scopes_changed with before and after, by endpoint name", async () => {
     const { key } = await newKey(accountA, "scoped", { graphql: "none", endpointsAll: "read", endpoints: { [whisper]: "read" } });
     const next: KeyScopes = { graphql: "read", endpointsAll: "read", endpoints: { [whisper]: "read_write", [llama]: "none" } };
-    const rows = await auditedBy(accountA, async () => expect((await updateApiKeyScopes(accountA, key.id, next)).ok).toBe(true));
+    const rows = await auditedBy(accountA, async () => expect((await updateApiKeyScopes(accountA, key.id, next, { type: "dashboard" })).ok).toBe(true));
     expect(rows).toEqual([
       expect.objectContaining({
         action: "api_key.scopes_changed",
@@ -171,10 +172,10 @@ describe("each change writes exactly one entry, in the same batch", () => {
     expect((await getApiKey(accountA, key.id))?.scopes).toEqual(next);
 
     // Saving the same scopes again changes nothing and records nothing.
-    expect(await auditedBy(accountA, () => updateApiKeyScopes(accountA, key.id, next))).toEqual([]);
+    expect(await auditedBy(accountA, () => updateApiKeyScopes(accountA, key.id, next, { type: "dashboard" }))).toEqual([]);
 
     // Unpinning an override is a change even when the level it inherits is the same.
-    const unpinned = await auditedBy(accountA, () => updateApiKeyScopes(accountA, key.id, { ...next, endpoints: { [whisper]: "read_write" } }));
+    const unpinned = await auditedBy(accountA, () => updateApiKeyScopes(accountA, key.id, { ...next, endpoints: { [whisper]: "read_write" } }, { type: "dashboard" }));
     expect(unpinned).toHaveLength(1);
     expect(unpinned[0]?.details).toEqual({
       before: {
@@ -191,29 +192,29 @@ describe("each change writes exactly one entry, in the same batch", () => {
 
   it("updateApiKeyScopes refused (bad scopes, legacy key) writes nothing", async () => {
     const { key } = await newKey(accountA, "refused");
-    const imported = await importLegacyApiKeys(accountA, [legacyEntry(1, "old", "read")]);
+    const imported = await importLegacyApiKeys(accountA, [legacyEntry(1, "old", "read")], { type: "dashboard" });
     if (!imported.ok || !imported.value.ids[0]) throw new Error("setup failed");
     const legacyId = imported.value.ids[0];
     const before = await allAuditRows();
-    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "admin", endpointsAll: "none", endpoints: {} })).ok).toBe(false);
-    expect((await updateApiKeyScopes(accountA, legacyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: {} })).ok).toBe(false);
+    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "admin", endpointsAll: "none", endpoints: {} }, { type: "dashboard" })).ok).toBe(false);
+    expect((await updateApiKeyScopes(accountA, legacyId, { graphql: "read_write", endpointsAll: "read_write", endpoints: {} }, { type: "dashboard" })).ok).toBe(false);
     expect(await allAuditRows()).toBe(before);
   });
 
   it("deleteApiKey: api_key.deleted, and the entry outlives the key", async () => {
     const { key } = await newKey(accountA, "doomed");
-    const rows = await auditedBy(accountA, () => deleteApiKey(accountA, key.id));
+    const rows = await auditedBy(accountA, () => deleteApiKey(accountA, key.id, { type: "dashboard" }));
     expect(rows).toEqual([expect.objectContaining({ action: "api_key.deleted", target_id: key.id, target_name: "doomed", details: { kind: "scoped" } })]);
     expect(await countRows("api_keys", "id = ?", [key.id])).toBe(0);
     expect(await countRows("audit_log", "target_id = ?", [key.id])).toBe(2); // created, deleted
     // A second delete is NOT_FOUND and records nothing.
-    expect(await auditedBy(accountA, () => deleteApiKey(accountA, key.id))).toEqual([]);
+    expect(await auditedBy(accountA, () => deleteApiKey(accountA, key.id, { type: "dashboard" }))).toEqual([]);
   });
 
   it("deleteApiKey of a legacy key says so", async () => {
-    const imported = await importLegacyApiKeys(accountA, [legacyEntry(1, "legacy-doomed", "read_write")]);
+    const imported = await importLegacyApiKeys(accountA, [legacyEntry(1, "legacy-doomed", "read_write")], { type: "dashboard" });
     if (!imported.ok || !imported.value.ids[0]) throw new Error("setup failed");
-    const rows = await auditedBy(accountA, () => deleteApiKey(accountA, imported.value.ids[0] ?? ""));
+    const rows = await auditedBy(accountA, () => deleteApiKey(accountA, imported.value.ids[0] ?? "", { type: "dashboard" }));
     expect(rows).toEqual([expect.objectContaining({ action: "api_key.deleted", target_name: "legacy-doomed", details: { kind: "legacy" } })]);
   });
 
@@ -222,7 +223,7 @@ describe("each change writes exactly one entry, in the same batch", () => {
     const entries = [legacyEntry(1, "one", "read"), legacyEntry(2, "two", "read_write")];
     let ids: string[] = [];
     const rows = await auditedBy(accountA, async () => {
-      const result = await importLegacyApiKeys(accountA, entries, now);
+      const result = await importLegacyApiKeys(accountA, entries, { type: "cli", command: "keys:import-legacy" }, now);
       if (!result.ok) throw new Error(result.message);
       ids = result.value.ids;
     });
@@ -242,16 +243,17 @@ describe("each change writes exactly one entry, in the same batch", () => {
             { id: ids[1], name: "two", permission: "read_write" },
           ],
         },
+        actor: { type: "cli", command: "keys:import-legacy" },
       },
     ]);
   });
 
   it("importLegacyApiKeys refused (CONFLICT) or empty writes nothing", async () => {
     const entry = legacyEntry(1, "first", "read");
-    expect((await importLegacyApiKeys(accountA, [entry])).ok).toBe(true);
+    expect((await importLegacyApiKeys(accountA, [entry], { type: "dashboard" })).ok).toBe(true);
     const before = await allAuditRows();
-    expect(await importLegacyApiKeys(accountA, [legacyEntry(1, "fresh", "read"), { ...entry, line: 2 }])).toMatchObject({ ok: false, code: "CONFLICT" });
-    expect(await importLegacyApiKeys(accountA, [])).toEqual({ ok: true, value: { ids: [] } });
+    expect(await importLegacyApiKeys(accountA, [legacyEntry(1, "fresh", "read"), { ...entry, line: 2 }], { type: "dashboard" })).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(await importLegacyApiKeys(accountA, [], { type: "dashboard" })).toEqual({ ok: true, value: { ids: [] } });
     expect(await allAuditRows()).toBe(before);
   });
 
@@ -271,15 +273,16 @@ describe("each change writes exactly one entry, in the same batch", () => {
         target_id: id,
         target_name: "sdxl",
         details: {},
+        actor: { type: "dashboard" },
       },
     ]);
   });
 
   it("renameEndpoint: endpoint.renamed with before and after names; nothing for the same name", async () => {
     const id = await newEndpoint(accountA, "a");
-    const rows = await auditedBy(accountA, () => renameEndpoint(accountA, id, "b"));
+    const rows = await auditedBy(accountA, () => renameEndpoint(accountA, id, "b", { type: "dashboard" }));
     expect(rows).toEqual([expect.objectContaining({ action: "endpoint.renamed", target_type: "endpoint", target_id: id, target_name: "b", details: { from: "a", to: "b" } })]);
-    expect(await auditedBy(accountA, async () => expect((await renameEndpoint(accountA, id, "b")).ok).toBe(true))).toEqual([]);
+    expect(await auditedBy(accountA, async () => expect((await renameEndpoint(accountA, id, "b", { type: "dashboard" })).ok).toBe(true))).toEqual([]);
   });
 
   it("deleteEndpoint: endpoint.deleted naming the keys that lose an override; the entry outlives the endpoint", async () => {
@@ -287,24 +290,24 @@ describe("each change writes exactly one entry, in the same batch", () => {
     await newKey(accountA, "pinned-z", { graphql: "none", endpointsAll: "none", endpoints: { [id]: "read" } });
     await newKey(accountA, "pinned-a", { graphql: "none", endpointsAll: "none", endpoints: { [id]: "none" } });
     await newKey(accountA, "unrelated", { graphql: "none", endpointsAll: "read", endpoints: { [whisper]: "read" } });
-    const rows = await auditedBy(accountA, () => deleteEndpoint(accountA, id));
+    const rows = await auditedBy(accountA, () => deleteEndpoint(accountA, id, { type: "dashboard" }));
     expect(rows).toEqual([
       expect.objectContaining({ action: "endpoint.deleted", target_id: id, target_name: "gone", details: { keysWithOverride: ["pinned-a", "pinned-z"] } }),
     ]);
     expect(await getEndpoint(accountA, id)).toBeNull();
     expect(await countRows("audit_log", "target_id = ?", [id])).toBe(2);
-    expect(await auditedBy(accountA, () => deleteEndpoint(accountA, id))).toEqual([]);
+    expect(await auditedBy(accountA, () => deleteEndpoint(accountA, id, { type: "dashboard" }))).toEqual([]);
   });
 });
 
 describe("a change that does not happen writes no entry", () => {
   it.each<[string, () => Promise<{ ok: boolean }>]>([
-    ["setApiKeyEnabled", async () => setApiKeyEnabled(accountB, await ownKeyOfA(), false)],
-    ["updateApiKeyScopes", async () => updateApiKeyScopes(accountB, await ownKeyOfA(), { graphql: "read_write", endpointsAll: "read_write", endpoints: {} })],
-    ["deleteApiKey", async () => deleteApiKey(accountB, await ownKeyOfA())],
-    ["renameEndpoint", async () => renameEndpoint(accountB, whisper, "hijacked")],
-    ["deleteEndpoint", async () => deleteEndpoint(accountB, whisper)],
-    ["createScopedApiKey with A's endpoint", async () => createScopedApiKey(accountB, { name: "sneaky", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } } })],
+    ["setApiKeyEnabled", async () => setApiKeyEnabled(accountB, await ownKeyOfA(), false, { type: "dashboard" })],
+    ["updateApiKeyScopes", async () => updateApiKeyScopes(accountB, await ownKeyOfA(), { graphql: "read_write", endpointsAll: "read_write", endpoints: {} }, { type: "dashboard" })],
+    ["deleteApiKey", async () => deleteApiKey(accountB, await ownKeyOfA(), { type: "dashboard" })],
+    ["renameEndpoint", async () => renameEndpoint(accountB, whisper, "hijacked", { type: "dashboard" })],
+    ["deleteEndpoint", async () => deleteEndpoint(accountB, whisper, { type: "dashboard" })],
+    ["createScopedApiKey with A's endpoint", async () => createScopedApiKey(accountB, { name: "sneaky", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } } }, { type: "dashboard" })],
   ])("cross-account: B's %s on A's resource is refused and writes nothing for anyone", async (_label, attempt) => {
     const keyOfA = await ownKeyOfA();
     const before = { total: await allAuditRows(), key: await getApiKey(accountA, keyOfA), endpoint: await getEndpoint(accountA, whisper) };
@@ -316,11 +319,11 @@ describe("a change that does not happen writes no entry", () => {
   });
 
   it.each<[string, () => Promise<{ ok: boolean }>]>([
-    ["setApiKeyEnabled", () => setApiKeyEnabled(accountA, "key_nosuchkey00000", false)],
-    ["updateApiKeyScopes", () => updateApiKeyScopes(accountA, "key_nosuchkey00000", createEmptyScopes())],
-    ["deleteApiKey", () => deleteApiKey(accountA, "key_nosuchkey00000")],
-    ["renameEndpoint", () => renameEndpoint(accountA, "nosuchendpoint00", "x")],
-    ["deleteEndpoint", () => deleteEndpoint(accountA, "nosuchendpoint00")],
+    ["setApiKeyEnabled", () => setApiKeyEnabled(accountA, "key_nosuchkey00000", false, { type: "dashboard" })],
+    ["updateApiKeyScopes", () => updateApiKeyScopes(accountA, "key_nosuchkey00000", createEmptyScopes(), { type: "dashboard" })],
+    ["deleteApiKey", () => deleteApiKey(accountA, "key_nosuchkey00000", { type: "dashboard" })],
+    ["renameEndpoint", () => renameEndpoint(accountA, "nosuchendpoint00", "x", { type: "dashboard" })],
+    ["deleteEndpoint", () => deleteEndpoint(accountA, "nosuchendpoint00", { type: "dashboard" })],
   ])("an unknown id: %s is NOT_FOUND and writes nothing", async (_label, attempt) => {
     const before = await allAuditRows();
     expect(await attempt()).toMatchObject({ ok: false, code: "NOT_FOUND" });
@@ -332,7 +335,7 @@ describe("a change that does not happen writes no entry", () => {
     const before = await allAuditRows();
     const restore = runJustBeforeNextBatch("DELETE FROM api_keys WHERE id = ?", [key.id]);
     try {
-      expect(await setApiKeyEnabled(accountA, key.id, false)).toMatchObject({ ok: false, code: "NOT_FOUND" });
+      expect(await setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" })).toMatchObject({ ok: false, code: "NOT_FOUND" });
     } finally {
       await restore();
     }
@@ -355,7 +358,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
     // fails on the foreign key, and takes the entry down with it.
     const restore = runJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [racing]);
     try {
-      const result = await updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: { [racing]: "read_write" } });
+      const result = await updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: { [racing]: "read_write" } }, { type: "dashboard" });
       expect(result).toMatchObject({ ok: false, code: "NOT_FOUND" });
     } finally {
       await restore();
@@ -369,7 +372,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
     const before = { total: await allAuditRows(), keys: await countRows("api_keys") };
     const restore = runJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [racing]);
     try {
-      const result = await createScopedApiKey(accountA, { name: "never", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [racing]: "read" } } });
+      const result = await createScopedApiKey(accountA, { name: "never", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [racing]: "read" } } }, { type: "dashboard" });
       expect(result).toMatchObject({ ok: false, code: "BAD_REQUEST" });
     } finally {
       await restore();
@@ -386,7 +389,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "api_key.created",
       async () => {
         const keys = await countRows("api_keys", "account_id = ?", [accountA]);
-        await expect(createScopedApiKey(accountA, { name: "unaudited", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } } })).rejects.toThrow(/audit refused/);
+        await expect(createScopedApiKey(accountA, { name: "unaudited", scopes: { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } } }, { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => {
           expect(await countRows("api_keys", "account_id = ?", [accountA])).toBe(keys);
           expect(await countRows("api_keys", "name = 'unaudited'")).toBe(0);
@@ -398,7 +401,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "api_key.disabled",
       async () => {
         const { key } = await newKey(accountA, "stays-on");
-        await expect(setApiKeyEnabled(accountA, key.id, false)).rejects.toThrow(/audit refused/);
+        await expect(setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect((await getApiKey(accountA, key.id))?.enabled).toBe(true);
       },
     ],
@@ -408,7 +411,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       async () => {
         const { key } = await newKey(accountA, "stays-scoped", { graphql: "none", endpointsAll: "none", endpoints: { [whisper]: "read" } });
         const before = await getApiKey(accountA, key.id);
-        await expect(updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: { [llama]: "read" } })).rejects.toThrow(/audit refused/);
+        await expect(updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: { [llama]: "read" } }, { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect(await getApiKey(accountA, key.id)).toEqual(before);
       },
     ],
@@ -417,7 +420,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "api_key.deleted",
       async () => {
         const { key } = await newKey(accountA, "stays");
-        await expect(deleteApiKey(accountA, key.id)).rejects.toThrow(/audit refused/);
+        await expect(deleteApiKey(accountA, key.id, { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect(await getApiKey(accountA, key.id)).not.toBeNull();
       },
     ],
@@ -426,7 +429,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "api_key.legacy_imported",
       async () => {
         const entry = legacyEntry(1, "not-imported", "read");
-        await expect(importLegacyApiKeys(accountA, [entry])).rejects.toThrow(/audit refused/);
+        await expect(importLegacyApiKeys(accountA, [entry], { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect(await countRows("api_keys", "key_hash = ?", [entry.keyHash])).toBe(0);
       },
     ],
@@ -434,7 +437,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "createEndpoint",
       "endpoint.created",
       async () => {
-        await expect(createEndpoint(accountA, "unaudited-endpoint")).rejects.toThrow(/audit refused/);
+        await expect(createEndpoint(accountA, "unaudited-endpoint", { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect(await countRows("endpoints", "name = 'unaudited-endpoint'")).toBe(0);
       },
     ],
@@ -442,7 +445,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "renameEndpoint",
       "endpoint.renamed",
       async () => {
-        await expect(renameEndpoint(accountA, llama, "renamed-unaudited")).rejects.toThrow(/audit refused/);
+        await expect(renameEndpoint(accountA, llama, "renamed-unaudited", { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect((await getEndpoint(accountA, llama))?.name).toBe("llama");
       },
     ],
@@ -451,7 +454,7 @@ describe("atomicity: the change and its entry commit together or not at all", ()
       "endpoint.deleted",
       async () => {
         const id = await newEndpoint(accountA, "stays-put");
-        await expect(deleteEndpoint(accountA, id)).rejects.toThrow(/audit refused/);
+        await expect(deleteEndpoint(accountA, id, { type: "dashboard" })).rejects.toThrow(/audit refused/);
         return async () => expect(await getEndpoint(accountA, id)).not.toBeNull();
       },
     ],
@@ -470,12 +473,70 @@ describe("atomicity: the change and its entry commit together or not at all", ()
   });
 });
 
+describe("actor: every entry records who made the change, as given", () => {
+  it.each<[string, AuditActor, (actor: AuditActor) => Promise<unknown>]>([
+    ["createScopedApiKey", { type: "dashboard" }, (actor) => createScopedApiKey(accountA, { name: "by-actor", scopes: createEmptyScopes() }, actor)],
+    ["setApiKeyEnabled", { type: "cli", command: "keys:toggle" }, async (actor) => setApiKeyEnabled(accountA, (await newKey(accountA, "toggled")).key.id, false, actor)],
+    [
+      "updateApiKeyScopes",
+      { type: "dashboard" },
+      async (actor) => updateApiKeyScopes(accountA, (await newKey(accountA, "rescoped")).key.id, { graphql: "read", endpointsAll: "none", endpoints: {} }, actor),
+    ],
+    ["deleteApiKey", { type: "cli", command: "keys:delete" }, async (actor) => deleteApiKey(accountA, (await newKey(accountA, "deleted-by")).key.id, actor)],
+    ["importLegacyApiKeys", { type: "cli", command: "keys:import-legacy" }, (actor) => importLegacyApiKeys(accountA, [legacyEntry(1, "imported-by", "read")], actor)],
+    ["createEndpoint", { type: "cli", command: "endpoints:create" }, (actor) => createEndpoint(accountA, "created-by", actor)],
+    ["renameEndpoint", { type: "dashboard" }, async (actor) => renameEndpoint(accountA, await newEndpoint(accountA, "rename-by"), "renamed-by", actor)],
+    ["deleteEndpoint", { type: "cli", command: "endpoints:delete" }, async (actor) => deleteEndpoint(accountA, await newEndpoint(accountA, "delete-by"), actor)],
+  ])("%s records %j", async (_name, actor, write) => {
+    const rows = await auditedBy(accountA, () => write(actor));
+    // Setup may write an entry first (by the dashboard); the change under test is the last one.
+    expect(rows.at(-1)?.actor).toEqual(actor);
+  });
+
+  it.each<[string, (actor: AuditActor) => Promise<unknown>]>([
+    ["setApiKeyEnabled", async (actor) => setApiKeyEnabled(accountA, (await newKey(accountA, "api-toggled")).key.id, false, actor)],
+    ["createEndpoint", (actor) => createEndpoint(accountA, "api-created", actor)],
+    ["renameEndpoint", async (actor) => renameEndpoint(accountA, await newEndpoint(accountA, "api-rename"), "api-renamed", actor)],
+    ["deleteEndpoint", async (actor) => deleteEndpoint(accountA, await newEndpoint(accountA, "api-delete"), actor)],
+  ])("%s by an API key records the key's id and its name at the time", async (_name, write) => {
+    const { key } = await newKey(accountA, "ci-actor");
+    const rows = await auditedBy(accountA, () => write({ type: "api_key", keyId: key.id }));
+    expect(rows.at(-1)?.actor).toEqual({ type: "api_key", keyId: key.id, keyName: "ci-actor" });
+  });
+
+  it("a key deleting itself is still named; another account's key is not", async () => {
+    const { key } = await newKey(accountA, "self-deleting");
+    expect((await auditedBy(accountA, () => deleteApiKey(accountA, key.id, { type: "api_key", keyId: key.id })))[0]?.actor).toEqual({
+      type: "api_key",
+      keyId: key.id,
+      keyName: "self-deleting",
+    });
+    const { key: ofB } = await newKey(accountB, "b-secret-name");
+    expect((await auditedBy(accountA, () => createEndpoint(accountA, "cross-actor", { type: "api_key", keyId: ofB.id })))[0]?.actor).toEqual({
+      type: "api_key",
+      keyId: ofB.id,
+      keyName: null,
+    });
+  });
+
+  it("an entry without an actor (written before actors were recorded) or with one this version cannot read lists actor null", async () => {
+    const account = await newAccount("actorless");
+    const id = await newEndpoint(account, "old");
+    await rawRows("UPDATE audit_log SET actor = NULL WHERE account_id = ?", [account]);
+    await renameEndpoint(account, id, "newer", { type: "dashboard" });
+    await rawRows("UPDATE audit_log SET actor = ? WHERE account_id = ? AND action = 'endpoint.renamed'", ['{"type":"robot"}', account]);
+    await renameEndpoint(account, id, "newest", { type: "dashboard" });
+    const { entries } = await listAuditLog(account, { page: 1 });
+    expect(entries.map((entry) => entry.actor)).toEqual([{ type: "dashboard" }, null, null]);
+  });
+});
+
 describe("listAuditLog", () => {
   it("lists only the account's own entries, newest first, as DTOs", async () => {
     const account = await newAccount("list");
     const endpoint = await newEndpoint(account, "first", new Date("2025-01-01T00:00:00Z"));
-    await renameEndpoint(account, endpoint, "second", new Date("2025-01-03T00:00:00Z"));
     const { key } = await newKey(account, "k", createEmptyScopes(), new Date("2025-01-02T00:00:00Z"));
+    await renameEndpoint(account, endpoint, "second", { type: "api_key", keyId: key.id }, new Date("2025-01-03T00:00:00Z"));
     // Someone else's change in between must not appear.
     await newEndpoint(accountB, "b's", new Date("2025-01-02T12:00:00Z"));
 
@@ -492,6 +553,7 @@ describe("listAuditLog", () => {
           action: "endpoint.renamed",
           target: { type: "endpoint", id: endpoint, name: "second" },
           details: { from: "first", to: "second" },
+          actor: { type: "api_key", keyId: key.id, keyName: "k" },
         },
         {
           id: expect.any(String),
@@ -499,6 +561,7 @@ describe("listAuditLog", () => {
           action: "api_key.created",
           target: { type: "api_key", id: key.id, name: "k" },
           details: { kind: "scoped", scopes: { graphql: "none", endpointsAll: "none", endpoints: [] } },
+          actor: { type: "dashboard" },
         },
         {
           id: expect.any(String),
@@ -506,6 +569,7 @@ describe("listAuditLog", () => {
           action: "endpoint.created",
           target: { type: "endpoint", id: endpoint, name: "first" },
           details: {},
+          actor: { type: "dashboard" },
         },
       ],
     });
@@ -527,7 +591,7 @@ describe("listAuditLog", () => {
     const account = await newAccount("same-ms");
     const at = new Date("2025-05-05T05:05:05.005Z");
     const id = await newEndpoint(account, "n0", at);
-    for (let i = 1; i <= 4; i++) await renameEndpoint(account, id, `n${i}`, at);
+    for (let i = 1; i <= 4; i++) await renameEndpoint(account, id, `n${i}`, { type: "dashboard" }, at);
     const { entries } = await listAuditLog(account, { page: 1 });
     expect(entries.map((entry) => entry.target.name)).toEqual(["n4", "n3", "n2", "n1", "n0"]);
   });
@@ -535,7 +599,7 @@ describe("listAuditLog", () => {
   it("paginates: pages of pageSize, hasNext, total; junk pages read as page 1; past the end is empty", async () => {
     const account = await newAccount("pages");
     const id = await newEndpoint(account, "p0", new Date(Date.UTC(2025, 0, 1)));
-    for (let i = 1; i <= 6; i++) await renameEndpoint(account, id, `p${i}`, new Date(Date.UTC(2025, 0, 1 + i)));
+    for (let i = 1; i <= 6; i++) await renameEndpoint(account, id, `p${i}`, { type: "dashboard" }, new Date(Date.UTC(2025, 0, 1 + i)));
     const names = async (page: number) => (await listAuditLog(account, { page, pageSize: 3 })).entries.map((entry) => entry.target.name);
 
     expect(await names(1)).toEqual(["p6", "p5", "p4"]);
@@ -575,9 +639,9 @@ describe("what entries never contain", () => {
   it("no column of any entry holds a plaintext key, its sha256, a hint or a 9-character window of a key", async () => {
     // Make sure every kind of entry exists in this database.
     const { key, plaintext } = await newKey(accountA, "secretive", { graphql: "read", endpointsAll: "none", endpoints: { [whisper]: "read" } });
-    await setApiKeyEnabled(accountA, key.id, false);
-    await updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: {} });
-    await deleteApiKey(accountA, key.id);
+    await setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" });
+    await updateApiKeyScopes(accountA, key.id, { graphql: "read_write", endpointsAll: "read", endpoints: {} }, { type: "dashboard" });
+    await deleteApiKey(accountA, key.id, { type: "dashboard" });
     const actions = (await rawRows("SELECT DISTINCT action FROM audit_log ORDER BY action")).map((row) => row.action);
     expect(actions).toEqual(expect.arrayContaining([
       "api_key.created",
@@ -607,11 +671,12 @@ describe("what entries never contain", () => {
     expect(found).toEqual([]);
   });
 
-  it("a DTO carries only id, time, action, target and details", async () => {
+  it("a DTO carries only id, time, action, target, details and actor", async () => {
     const { entries } = await listAuditLog(accountA, { page: 1, pageSize: 200 });
     for (const entry of entries as AuditLogEntryDto[]) {
-      expect(Object.keys(entry).sort()).toEqual(["action", "createdAt", "details", "id", "target"]);
+      expect(Object.keys(entry).sort()).toEqual(["action", "actor", "createdAt", "details", "id", "target"]);
       expect(Object.keys(entry.target).sort()).toEqual(["id", "name", "type"]);
+      if (entry.actor?.type === "api_key") expect(Object.keys(entry.actor).sort()).toEqual(["keyId", "keyName", "type"]);
     }
   });
 });
@@ -620,7 +685,7 @@ describe("lifetime", () => {
   it("entries go with their account (cascade), and only with it", async () => {
     const account = await newAccount("leaving");
     const id = await newEndpoint(account, "e");
-    await deleteEndpoint(account, id);
+    await deleteEndpoint(account, id, { type: "dashboard" });
     expect(await countRows("audit_log", "account_id = ?", [account])).toBe(2);
     const others = await countRows("audit_log", "account_id <> ?", [account]);
     const db = await getDb();

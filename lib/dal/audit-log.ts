@@ -19,12 +19,35 @@ export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
 // ---------------------------------------------------------------------------------------------
 // Writing (for lib/dal only)
 
+/**
+ * Who made a change, as the caller asserts it: the dashboard (a signed-in session), an API key
+ * (the verified key's id; its name is read in the same transaction) or a CLI command.
+ */
+export type AuditActor = { type: "dashboard" } | { type: "api_key"; keyId: string } | { type: "cli"; command: string };
+
+/** The actor as stored: JSON text with ids and names only. */
+export function actorJson(accountId: string, actor: AuditActor): SQL<string> {
+  switch (actor.type) {
+    case "dashboard":
+      return sql<string>`json_object('type', 'dashboard')`;
+    case "api_key":
+      return sql<string>`json_object('type', 'api_key', 'keyId', ${actor.keyId}, 'keyName', (
+        SELECT k.name FROM api_keys k WHERE k.account_id = ${accountId} AND k.id = ${actor.keyId}
+      ))`;
+    case "cli":
+      return sql<string>`json_object('type', 'cli', 'command', ${actor.command})`;
+    default:
+      throw new Error(`Unknown audit actor: ${JSON.stringify(actor satisfies never)}`);
+  }
+}
+
 type AuditColumns = {
   accountId: AnySQLiteColumn;
   targetId: AnySQLiteColumn;
   /** A column, or the name the change sets (a rename records the new name). */
   targetName: AnySQLiteColumn | SQL<string>;
   details: SQL<string>;
+  actor: SQL<string>;
 };
 
 /**
@@ -41,6 +64,7 @@ export function auditSelection(now: Date, action: AuditAction, targetType: Audit
     targetId: columns.targetId,
     targetName: is(columns.targetName, SQL) ? columns.targetName.as("target_name") : columns.targetName,
     details: columns.details.as("details"),
+    actor: columns.actor.as("actor"),
   };
 }
 
@@ -112,6 +136,15 @@ const eventSchema = z.discriminatedUnion("action", [
   z.object({ action: z.literal("endpoint.deleted"), details: z.object({ keysWithOverride: z.array(z.string()) }) }),
 ]);
 
+const actorSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("dashboard") }),
+  z.object({ type: z.literal("api_key"), keyId: z.string(), keyName: z.string().nullable() }),
+  z.object({ type: z.literal("cli"), command: z.string() }),
+]);
+
+/** Who made the change, as recorded; `keyName` is the key's name when the change was made. */
+export type AuditActorDto = z.infer<typeof actorSchema>;
+
 export type AuditScopesSnapshot = z.infer<typeof scopesSnapshot>;
 
 /**
@@ -124,6 +157,8 @@ export type AuditLogEntryDto = AuditEvent & {
   id: string;
   createdAt: Date;
   target: { type: AuditTargetType; id: string | null; name: string | null };
+  /** Null when the entry predates actors, or its actor cannot be read by this version. */
+  actor: AuditActorDto | null;
 };
 
 export type AuditLogPage = {
@@ -149,6 +184,18 @@ function parseEvent(action: string, details: string): AuditEvent {
   return parsed.success ? parsed.data : { action: "unknown", details: null };
 }
 
+function parseActor(actor: string | null): AuditActorDto | null {
+  if (actor === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(actor);
+  } catch {
+    return null;
+  }
+  const result = actorSchema.safeParse(parsed);
+  return result.success ? result.data : null;
+}
+
 /** The account's audit log, newest first, one page at a time. Only this account's entries. */
 export async function listAuditLog(accountId: string, options: { page: number; pageSize?: number }): Promise<AuditLogPage> {
   const pageSize =
@@ -167,6 +214,7 @@ export async function listAuditLog(accountId: string, options: { page: number; p
             targetId: auditLog.targetId,
             targetName: auditLog.targetName,
             details: auditLog.details,
+            actor: auditLog.actor,
           })
           .from(auditLog)
           .where(eq(auditLog.accountId, accountId))
@@ -183,6 +231,7 @@ export async function listAuditLog(accountId: string, options: { page: number; p
       id: String(row.id),
       createdAt: row.createdAt,
       target: { type: row.targetType, id: row.targetId, name: row.targetName },
+      actor: parseActor(row.actor),
     }),
   );
   return { entries, page, pageSize, total: counted?.total ?? 0, hasNext: rows.length > pageSize };

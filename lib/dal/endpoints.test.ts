@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 
 async function newEndpoint(accountId: string, name: string, now?: Date): Promise<EndpointDto> {
-  const result = await createEndpoint(accountId, name, now);
+  const result = await createEndpoint(accountId, name, { type: "dashboard" }, now);
   if (!result.ok) throw new Error(`createEndpoint failed: ${result.message}`);
   return result.value;
 }
@@ -99,7 +99,7 @@ describe("listEndpoints", () => {
 describe("renameEndpoint", () => {
   it("renames the account's own endpoint and keeps its id and created date", async () => {
     const endpoint = await newEndpoint(accountA, "before", new Date("2024-01-01T00:00:00Z"));
-    const result = await renameEndpoint(accountA, endpoint.id, "after");
+    const result = await renameEndpoint(accountA, endpoint.id, "after", { type: "dashboard" });
     expect(result).toEqual({ ok: true, value: { ...endpoint, name: "after" } });
     expect((await endpointRow(endpoint.id))?.name).toBe("after");
   });
@@ -108,14 +108,14 @@ describe("renameEndpoint", () => {
     ["unknown id", "nosuchendpoint00"],
     ["empty id", ""],
   ])("returns NOT_FOUND for %s", async (_label, id) => {
-    expect(await renameEndpoint(accountA, id, "x")).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
+    expect(await renameEndpoint(accountA, id, "x", { type: "dashboard" })).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
   });
 
   it("cross-account: B renaming A's endpoint is NOT_FOUND and A's row is unchanged", async () => {
     const endpoint = await newEndpoint(accountA, "a-owned");
     const before = await endpointRow(endpoint.id);
 
-    const result = await renameEndpoint(accountB, endpoint.id, "hijacked");
+    const result = await renameEndpoint(accountB, endpoint.id, "hijacked", { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
 
     expect(await endpointRow(endpoint.id)).toEqual(before);
@@ -126,10 +126,10 @@ describe("renameEndpoint", () => {
 describe("deleteEndpoint", () => {
   it("deletes the account's own endpoint; a second delete is NOT_FOUND", async () => {
     const endpoint = await newEndpoint(accountA, "doomed");
-    expect(await deleteEndpoint(accountA, endpoint.id)).toEqual({ ok: true, value: { id: endpoint.id } });
+    expect(await deleteEndpoint(accountA, endpoint.id, { type: "dashboard" })).toEqual({ ok: true, value: { id: endpoint.id } });
     expect(await endpointRow(endpoint.id)).toBeUndefined();
     expect((await listEndpoints(accountA)).map((e) => e.id)).not.toContain(endpoint.id);
-    expect(await deleteEndpoint(accountA, endpoint.id)).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
+    expect(await deleteEndpoint(accountA, endpoint.id, { type: "dashboard" })).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
   });
 
   it("cross-account: B deleting A's endpoint is NOT_FOUND and A's row and overrides are unchanged", async () => {
@@ -137,13 +137,13 @@ describe("deleteEndpoint", () => {
     const key = await createScopedApiKey(accountA, {
       name: "pinned",
       scopes: { graphql: "none", endpointsAll: "none", endpoints: { [endpoint.id]: "read" } },
-    });
+    }, { type: "dashboard" });
     if (!key.ok) throw new Error("setup failed");
     const before = await endpointRow(endpoint.id);
     const overridesBefore = await rawRows("SELECT * FROM api_key_endpoint_scopes WHERE endpoint_id = ?", [endpoint.id]);
     expect(overridesBefore).toHaveLength(1);
 
-    const result = await deleteEndpoint(accountB, endpoint.id);
+    const result = await deleteEndpoint(accountB, endpoint.id, { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "NOT_FOUND", message: expect.any(String) });
 
     expect(await endpointRow(endpoint.id)).toEqual(before);
@@ -162,14 +162,14 @@ describe("deleteEndpoint", () => {
       const key = await createScopedApiKey(accountA, {
         name,
         scopes: { graphql: "read", endpointsAll: "read", endpoints: { [doomed.id]: level, [survivor.id]: "read_write" } },
-      });
+      }, { type: "dashboard" });
       if (!key.ok) throw new Error(`setup failed: ${key.message}`);
       keyIds.push(key.value.key.id);
     }
     expect(await countRows("api_key_endpoint_scopes", "endpoint_id = ?", [doomed.id])).toBe(3);
     const keysBefore = await rawRows("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id", [accountA]);
 
-    expect(await deleteEndpoint(accountA, doomed.id)).toEqual({ ok: true, value: { id: doomed.id } });
+    expect(await deleteEndpoint(accountA, doomed.id, { type: "dashboard" })).toEqual({ ok: true, value: { id: doomed.id } });
 
     expect(await countRows("api_key_endpoint_scopes", "endpoint_id = ?", [doomed.id])).toBe(0);
     expect(await countRows("api_key_endpoint_scopes", "endpoint_id = ?", [survivor.id])).toBe(3);

@@ -2,7 +2,7 @@ import "server-only";
 import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/client";
 import { auditLog, endpoints } from "@/db/schema";
-import { auditSelection, outer, type AuditAction } from "./audit-log";
+import { actorJson, auditSelection, outer, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
 import { runWriteBatch, runWriteBatchResults } from "./write-batch";
@@ -19,6 +19,7 @@ const NOT_FOUND = "Endpoint not found.";
 function auditEndpoint(
   db: Database,
   now: Date,
+  actor: AuditActor,
   action: AuditAction,
   accountId: string,
   endpointId: string,
@@ -27,7 +28,15 @@ function auditEndpoint(
 ) {
   return db.insert(auditLog).select(
     db
-      .select(auditSelection(now, action, "endpoint", { accountId: endpoints.accountId, targetId: endpoints.id, targetName: options.targetName ?? endpoints.name, details }))
+      .select(
+        auditSelection(now, action, "endpoint", {
+          accountId: endpoints.accountId,
+          targetId: endpoints.id,
+          targetName: options.targetName ?? endpoints.name,
+          details,
+          actor: actorJson(accountId, actor),
+        }),
+      )
       .from(endpoints)
       .where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId), options.where)),
   );
@@ -43,22 +52,28 @@ export async function listEndpoints(accountId: string): Promise<EndpointDto[]> {
 }
 
 /** `name` must already be validated (lib/names.ts). The endpoint and its audit entry commit together. */
-export async function createEndpoint(accountId: string, name: string, now = new Date()): Promise<DalResult<EndpointDto>> {
+export async function createEndpoint(accountId: string, name: string, actor: AuditActor, now = new Date()): Promise<DalResult<EndpointDto>> {
   const db = await getDb();
   const id = newId();
   await runWriteBatch(db, [
     db.insert(endpoints).values({ id, accountId, name, createdAt: now }),
-    auditEndpoint(db, now, "endpoint.created", accountId, id, sql<string>`json_object()`),
+    auditEndpoint(db, now, actor, "endpoint.created", accountId, id, sql<string>`json_object()`),
   ]);
   return ok({ id, name, createdAt: now });
 }
 
 /** Renaming to the current name succeeds and records nothing: nothing changed. */
-export async function renameEndpoint(accountId: string, endpointId: string, name: string, now = new Date()): Promise<DalResult<EndpointDto>> {
+export async function renameEndpoint(
+  accountId: string,
+  endpointId: string,
+  name: string,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<EndpointDto>> {
   const db = await getDb();
   const [, updated] = await runWriteBatchResults(db, [
     // Before the update, to see the name it changes from.
-    auditEndpoint(db, now, "endpoint.renamed", accountId, endpointId, sql<string>`json_object('from', ${outer(endpoints.name)}, 'to', ${name})`, {
+    auditEndpoint(db, now, actor, "endpoint.renamed", accountId, endpointId, sql<string>`json_object('from', ${outer(endpoints.name)}, 'to', ${name})`, {
       where: ne(endpoints.name, name),
       // Named as it is called from now on; the old name is in the details.
       targetName: sql<string>`${name}`,
@@ -77,7 +92,7 @@ export async function renameEndpoint(accountId: string, endpointId: string, name
  * Also removes every key's override for this endpoint (foreign key cascade); the audit entry
  * names the keys that had one.
  */
-export async function deleteEndpoint(accountId: string, endpointId: string, now = new Date()): Promise<DalResult<{ id: string }>> {
+export async function deleteEndpoint(accountId: string, endpointId: string, actor: AuditActor, now = new Date()): Promise<DalResult<{ id: string }>> {
   const db = await getDb();
   const keysWithOverride = sql<string>`json_object('keysWithOverride', json((
     SELECT json_group_array(k.name ORDER BY k.name, k.id)
@@ -86,7 +101,7 @@ export async function deleteEndpoint(accountId: string, endpointId: string, now 
   )))`;
   const [, deleted] = await runWriteBatch(db, [
     // Before the delete, while the endpoint and its overrides are still there to be named.
-    auditEndpoint(db, now, "endpoint.deleted", accountId, endpointId, keysWithOverride),
+    auditEndpoint(db, now, actor, "endpoint.deleted", accountId, endpointId, keysWithOverride),
     db.delete(endpoints).where(and(eq(endpoints.id, endpointId), eq(endpoints.accountId, accountId))),
   ]);
   return deleted ? ok({ id: endpointId }) : fail("NOT_FOUND", NOT_FOUND);

@@ -26,7 +26,7 @@ beforeAll(async () => {
   accountA = a.value.id;
   accountB = b.value.id;
   const endpoint = async (accountId: string, name: string) => {
-    const result = await createEndpoint(accountId, name);
+    const result = await createEndpoint(accountId, name, { type: "dashboard" });
     if (!result.ok) throw new Error("setup: endpoint");
     return result.value.id;
   };

@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 async function newKeyId(account = accountId): Promise<string> {
-  const result = await createScopedApiKey(account, { name: "last used", scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } });
+  const result = await createScopedApiKey(account, { name: "last used", scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } }, { type: "dashboard" });
   if (!result.ok) throw new Error("setup: key");
   return result.value.key.id;
 }

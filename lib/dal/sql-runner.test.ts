@@ -25,7 +25,7 @@ beforeAll(async () => {
   await runner.run("INSERT INTO scratch (n, label) VALUES (1, 'committed')", []);
   const account = await createAccount(uniqueEmail("runner"), "password-runner-123");
   if (!account.ok) throw new Error("setup: account");
-  const key = await createScopedApiKey(account.value.id, { name: "runner", scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } });
+  const key = await createScopedApiKey(account.value.id, { name: "runner", scopes: { graphql: "read", endpointsAll: "none", endpoints: {} } }, { type: "dashboard" });
   if (!key.ok) throw new Error("setup: key");
   plaintext = key.value.plaintext;
   // A second connection, as another process would hold it.

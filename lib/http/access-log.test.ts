@@ -16,10 +16,10 @@ let endpointId = "";
 beforeAll(async () => {
   const account = await createAccount("logs@example.com", "long enough password");
   if (!account.ok) throw new Error(account.message);
-  const endpoint = await createEndpoint(account.value.id, "logged");
+  const endpoint = await createEndpoint(account.value.id, "logged", { type: "dashboard" });
   if (!endpoint.ok) throw new Error(endpoint.message);
   endpointId = endpoint.value.id;
-  const created = await createScopedApiKey(account.value.id, { name: "logged", scopes: { graphql: "read", endpointsAll: "read", endpoints: {} } });
+  const created = await createScopedApiKey(account.value.id, { name: "logged", scopes: { graphql: "read", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" });
   if (!created.ok) throw new Error(created.message);
   key = created.value.plaintext;
   keyId = created.value.key.id;

@@ -68,13 +68,13 @@ async function newAccount(label: string): Promise<string> {
 }
 
 async function newEndpoint(accountId: string, name: string): Promise<string> {
-  const result = await createEndpoint(accountId, name);
+  const result = await createEndpoint(accountId, name, { type: "dashboard" });
   if (!result.ok) throw new Error("setup: endpoint");
   return result.value.id;
 }
 
 async function newKey(accountId: string, scopes: { graphql?: AccessLevel; endpointsAll: AccessLevel; endpoints?: Record<string, AccessLevel> }) {
-  const result = await createScopedApiKey(accountId, { name: "test key", scopes: { graphql: "none", endpoints: {}, ...scopes } });
+  const result = await createScopedApiKey(accountId, { name: "test key", scopes: { graphql: "none", endpoints: {}, ...scopes } }, { type: "dashboard" });
   if (!result.ok) throw new Error(`setup: key ${result.message}`);
   secrets.push(result.value.plaintext);
   return { id: result.value.key.id, plaintext: result.value.plaintext };
@@ -90,7 +90,7 @@ async function newLegacyKey(accountId: string, permission: "read" | "read_write"
   secrets.push(plaintext);
   const result = await importLegacyApiKeys(accountId, [
     { line: 1, name: `legacy ${permission}`, permission, keyHash: hashKey(plaintext), hint: formatDisplayHint(plaintext, "legacy") },
-  ]);
+  ], { type: "dashboard" });
   if (!result.ok || !result.value.ids[0]) throw new Error("setup: legacy key");
   return { id: result.value.ids[0], plaintext };
 }
@@ -326,28 +326,28 @@ describe("key lifecycle takes effect on the next request", () => {
   it("disabled → 401 KEY_DISABLED; enabled again → 200 with the same secret", async () => {
     const key = await newKey(accountA, { endpointsAll: "read" });
     expect((await get(`/v2/${endpoint}/health`, key.plaintext)).status).toBe(200);
-    expect((await setApiKeyEnabled(accountA, key.id, false)).ok).toBe(true);
+    expect((await setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" })).ok).toBe(true);
     const disabled = await get(`/v2/${endpoint}/health`, key.plaintext);
     expectError(disabled, 401, "KEY_DISABLED");
     expect(disabled.headers.get("www-authenticate")).toBe("Bearer");
     // Disabled wins over every other answer, even on another account's endpoint.
     expectError(await get(`/v2/${epB1}/health`, key.plaintext), 401, "KEY_DISABLED");
-    expect((await setApiKeyEnabled(accountA, key.id, true)).ok).toBe(true);
+    expect((await setApiKeyEnabled(accountA, key.id, true, { type: "dashboard" })).ok).toBe(true);
     expect((await get(`/v2/${endpoint}/health`, key.plaintext)).status).toBe(200);
   });
 
   it("a disabled legacy key is refused too, and restored", async () => {
     const key = await newLegacyKey(accountA, "read_write");
-    expect((await setApiKeyEnabled(accountA, key.id, false)).ok).toBe(true);
+    expect((await setApiKeyEnabled(accountA, key.id, false, { type: "dashboard" })).ok).toBe(true);
     expectError(await post(`/v2/${endpoint}/purge-queue`, key.plaintext), 401, "KEY_DISABLED");
-    expect((await setApiKeyEnabled(accountA, key.id, true)).ok).toBe(true);
+    expect((await setApiKeyEnabled(accountA, key.id, true, { type: "dashboard" })).ok).toBe(true);
     expect((await post(`/v2/${endpoint}/purge-queue`, key.plaintext)).status).toBe(200);
   });
 
   it("deleted → 401 UNAUTHENTICATED", async () => {
     const key = await newKey(accountA, { endpointsAll: "read_write" });
     expect((await get(`/v2/${endpoint}/health`, key.plaintext)).status).toBe(200);
-    expect((await deleteApiKey(accountA, key.id)).ok).toBe(true);
+    expect((await deleteApiKey(accountA, key.id, { type: "dashboard" })).ok).toBe(true);
     const reply = await get(`/v2/${endpoint}/health`, key.plaintext);
     expectError(reply, 401, "UNAUTHENTICATED");
     expect(reply.headers.get("www-authenticate")).toBe("Bearer");
@@ -356,10 +356,10 @@ describe("key lifecycle takes effect on the next request", () => {
   it("narrowing scopes takes effect on the very next request", async () => {
     const key = await newKey(accountA, { endpointsAll: "read_write" });
     expect((await post(`/v2/${endpoint}/purge-queue`, key.plaintext)).status).toBe(200);
-    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "none", endpointsAll: "read", endpoints: {} })).ok).toBe(true);
+    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "none", endpointsAll: "read", endpoints: {} }, { type: "dashboard" })).ok).toBe(true);
     expectError(await post(`/v2/${endpoint}/purge-queue`, key.plaintext), 403, "INSUFFICIENT_SCOPE");
     expect((await get(`/v2/${endpoint}/health`, key.plaintext)).status).toBe(200);
-    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "none", endpointsAll: "read", endpoints: { [endpoint]: "none" } })).ok).toBe(true);
+    expect((await updateApiKeyScopes(accountA, key.id, { graphql: "none", endpointsAll: "read", endpoints: { [endpoint]: "none" } }, { type: "dashboard" })).ok).toBe(true);
     expectError(await get(`/v2/${endpoint}/health`, key.plaintext), 403, "INSUFFICIENT_SCOPE");
     expect((await get(`/v2/${epA2}/health`, key.plaintext)).status).toBe(200);
   });

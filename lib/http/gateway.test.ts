@@ -29,7 +29,7 @@ const secrets: string[] = [];
 const seen: string[] = [];
 
 async function newKeyWithId(account: string, graphql: AccessLevel, endpointsAll: AccessLevel) {
-  const result = await createScopedApiKey(account, { name: "gateway", scopes: { graphql, endpointsAll, endpoints: {} } });
+  const result = await createScopedApiKey(account, { name: "gateway", scopes: { graphql, endpointsAll, endpoints: {} } }, { type: "dashboard" });
   if (!result.ok) throw new Error("setup: key");
   secrets.push(result.value.plaintext);
   return { id: result.value.key.id, plaintext: result.value.plaintext };
@@ -41,8 +41,8 @@ beforeAll(async () => {
   const [a, b] = await Promise.all([createAccount(uniqueEmail("gw"), "password-gw-123"), createAccount(uniqueEmail("other"), "password-other-123")]);
   if (!a.ok || !b.ok) throw new Error("setup: accounts");
   accountId = a.value.id;
-  const endpoint = await createEndpoint(accountId, "gateway");
-  const other = await createEndpoint(b.value.id, "other");
+  const endpoint = await createEndpoint(accountId, "gateway", { type: "dashboard" });
+  const other = await createEndpoint(b.value.id, "other", { type: "dashboard" });
   if (!endpoint.ok || !other.ok) throw new Error("setup: endpoint");
   endpointId = endpoint.value.id;
   otherEndpointId = other.value.id;
@@ -303,9 +303,9 @@ describe("the standalone gateway process", () => {
     try {
       const health = (k: string) => fetch(`${gateway.url}/v2/${endpointId}/health`, { headers: { authorization: `Bearer ${k}` } });
       expect((await health(key.plaintext)).status).toBe(200);
-      expect((await setApiKeyEnabled(accountId, key.id, false)).ok).toBe(true);
+      expect((await setApiKeyEnabled(accountId, key.id, false, { type: "dashboard" })).ok).toBe(true);
       expect((await health(key.plaintext)).status).toBe(401);
-      expect((await setApiKeyEnabled(accountId, key.id, true)).ok).toBe(true);
+      expect((await setApiKeyEnabled(accountId, key.id, true, { type: "dashboard" })).ok).toBe(true);
       expect((await health(key.plaintext)).status).toBe(200);
       // Batched: not written yet (the interval is a minute).
       expect(await lastUsedAt(key.plaintext)).toBeNull();

@@ -46,7 +46,7 @@ async function newAccount(label: string): Promise<string> {
 }
 
 async function newScopedKey(accountId: string, graphql: AccessLevel, name = `graphql-${graphql}`): Promise<{ id: string; plaintext: string }> {
-  const result = await createScopedApiKey(accountId, { name, scopes: { graphql, endpointsAll: "none", endpoints: {} } });
+  const result = await createScopedApiKey(accountId, { name, scopes: { graphql, endpointsAll: "none", endpoints: {} } }, { type: "dashboard" });
   if (!result.ok) throw new Error(`setup failed: ${result.message}`);
   return { id: result.value.key.id, plaintext: remember(result.value.plaintext) };
 }
@@ -57,13 +57,13 @@ async function newLegacyKey(accountId: string, permission: "read" | "read_write"
   const plaintext = Array.from({ length: 32 }, () => LEGACY_ALPHABET[randomInt(LEGACY_ALPHABET.length)]).join("");
   const result = await importLegacyApiKeys(accountId, [
     { line: 1, name: `legacy-${permission}`, permission, keyHash: hashKey(plaintext), hint: formatDisplayHint(plaintext, "legacy") },
-  ]);
+  ], { type: "dashboard" });
   if (!result.ok) throw new Error(`setup failed: ${result.message}`);
   return remember(plaintext);
 }
 
 async function newEndpointId(accountId: string, name: string): Promise<string> {
-  const result = await createEndpoint(accountId, name);
+  const result = await createEndpoint(accountId, name, { type: "dashboard" });
   if (!result.ok) throw new Error("setup failed");
   return result.value.id;
 }
@@ -126,19 +126,22 @@ let accountB = "";
 const keys = {} as Record<"none" | "read" | "readWrite" | "legacyRead" | "legacyReadWrite" | "disabled" | "deleted" | "badChecksum" | "otherReadWrite", string>;
 let endpointB = "";
 let podB = "";
+let readWriteKeyId = "";
 
 beforeAll(async () => {
   [accountA, accountB] = await Promise.all([newAccount("a"), newAccount("b")]);
   keys.none = (await newScopedKey(accountA, "none")).plaintext;
   keys.read = (await newScopedKey(accountA, "read")).plaintext;
-  keys.readWrite = (await newScopedKey(accountA, "read_write")).plaintext;
+  const readWrite = await newScopedKey(accountA, "read_write");
+  keys.readWrite = readWrite.plaintext;
+  readWriteKeyId = readWrite.id;
   keys.legacyRead = await newLegacyKey(accountA, "read");
   keys.legacyReadWrite = await newLegacyKey(accountA, "read_write");
   const disabled = await newScopedKey(accountA, "read_write", "disabled");
-  await setApiKeyEnabled(accountA, disabled.id, false);
+  await setApiKeyEnabled(accountA, disabled.id, false, { type: "dashboard" });
   keys.disabled = disabled.plaintext;
   const deleted = await newScopedKey(accountA, "read_write", "deleted");
-  await deleteApiKey(accountA, deleted.id);
+  await deleteApiKey(accountA, deleted.id, { type: "dashboard" });
   keys.deleted = deleted.plaintext;
   // Right shape, wrong checksum: refused without a database read.
   keys.badChecksum = keys.readWrite.slice(0, -1) + (keys.readWrite.endsWith("0") ? "1" : "0");
@@ -372,6 +375,34 @@ describe("mutations", () => {
 
     const again = await gql(keys.readWrite, `mutation { deleteEndpoint(id: "${endpoint.id}") }`);
     expect(again.json.errors[0].extensions).toEqual({ code: "NOT_FOUND" });
+  });
+
+  it("records the request's key as the actor of every change it makes, in the audit log", async () => {
+    const actorsOf = async (endpointId: string) =>
+      (await rawRows("SELECT action, actor FROM audit_log WHERE account_id = ? AND target_id = ? ORDER BY id", [accountA, endpointId])).map((row) => ({
+        action: row.action,
+        actor: JSON.parse(String(row.actor)),
+      }));
+    const created = await gql(keys.readWrite, 'mutation { saveEndpoint(input: {name: "audited"}) { id } }');
+    const id: string = created.json.data.saveEndpoint.id;
+    await gql(keys.readWrite, `mutation { saveEndpoint(input: {id: "${id}", name: "audited-2"}) { id } }`);
+    await gql(keys.readWrite, `mutation { deleteEndpoint(id: "${id}") }`);
+    const byKey = { type: "api_key", keyId: readWriteKeyId, keyName: "graphql-read_write" };
+    expect(await actorsOf(id)).toEqual([
+      { action: "endpoint.created", actor: byKey },
+      { action: "endpoint.renamed", actor: byKey },
+      { action: "endpoint.deleted", actor: byKey },
+    ]);
+
+    // A legacy key is named the same way, by its own id.
+    const legacy = await gql(keys.legacyReadWrite, 'mutation { saveEndpoint(input: {name: "audited-legacy"}) { id } }');
+    const legacyEndpoint: string = legacy.json.data.saveEndpoint.id;
+    const [legacyKey] = await rawRows("SELECT id FROM api_keys WHERE account_id = ? AND name = 'legacy-read_write'", [accountA]);
+    expect(await actorsOf(legacyEndpoint)).toEqual([
+      { action: "endpoint.created", actor: { type: "api_key", keyId: legacyKey?.id, keyName: "legacy-read_write" } },
+    ]);
+    const actors = JSON.stringify(await rawRows("SELECT actor FROM audit_log"));
+    for (const secret of secrets) expect(actors).not.toContain(secret);
   });
 
   it.each([

@@ -22,6 +22,7 @@ import {
 } from "graphql";
 import { z } from "zod";
 import { findAccountById, type AccountDto } from "@/lib/dal/accounts";
+import type { AuditActor } from "@/lib/dal/audit-log";
 import { getDataPlane } from "@/lib/dal/data-plane";
 import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, renameEndpoint, type EndpointDto } from "@/lib/dal/endpoints";
 import { createPod, listPods, terminatePod, type PodDto } from "@/lib/dal/pods";
@@ -49,7 +50,8 @@ export const GRAPHQL_LIMITS = {
 // ---------------------------------------------------------------------------------------------
 // Schema. Every resolver reads and writes only `context.accountId`, the verified key's account.
 
-type GraphqlContext = { accountId: string };
+/** `actor` is the verified key, recorded in the audit log for every change a resolver makes. */
+type GraphqlContext = { accountId: string; actor: AuditActor };
 type ErrorCode = "NOT_FOUND" | "BAD_REQUEST" | "CONFLICT";
 
 /** A resolver failure whose message is written for the client; anything else is "Internal error". */
@@ -145,7 +147,8 @@ const mutationType = new GraphQLObjectType<unknown, GraphqlContext>({
       resolve: async (_root, args: { input?: unknown }, context) => {
         const input = parseInput(endpointInputSchema, args.input);
         return valueOf(
-          input.id == null ? await createEndpoint(context.accountId, input.name) : await renameEndpoint(context.accountId, input.id, input.name),
+          input.id == null ? await createEndpoint(context.accountId, input.name, context.actor)
+            : await renameEndpoint(context.accountId, input.id, input.name, context.actor),
         );
       },
     },
@@ -153,7 +156,7 @@ const mutationType = new GraphQLObjectType<unknown, GraphqlContext>({
       type: new GraphQLNonNull(GraphQLBoolean),
       args: { id: { type: nonNullString } },
       resolve: async (_root, args, context) => {
-        valueOf(await deleteEndpoint(context.accountId, parseInput(idArgsSchema, args).id));
+        valueOf(await deleteEndpoint(context.accountId, parseInput(idArgsSchema, args).id, context.actor));
         return true;
       },
     },
@@ -356,7 +359,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
       const errors = validate(graphqlSchema, document);
       if (errors.length > 0) return badRequest(errors);
 
-      const contextValue: GraphqlContext = { accountId: decision.accountId };
+      const contextValue: GraphqlContext = { accountId: decision.accountId, actor: { type: "api_key", keyId: decision.keyId } };
       return respond(await execute({ schema: graphqlSchema, document, operationName, variableValues: variables, contextValue }));
     } catch (error) {
       // The key store or the database failed outside a resolver: a 503 the client may retry.

@@ -46,10 +46,10 @@ beforeAll(async () => {
   if (!account.ok) throw new Error("setup: account");
   accountId = account.value.id;
   session.account = account.value;
-  const endpoint = await createEndpoint(accountId, "before-lock");
+  const endpoint = await createEndpoint(accountId, "before-lock", { type: "dashboard" });
   if (!endpoint.ok) throw new Error("setup: endpoint");
   endpointId = endpoint.value.id;
-  const created = await createScopedApiKey(accountId, { name: "locked-http", scopes: { graphql: "read", endpointsAll: "read_write", endpoints: {} } });
+  const created = await createScopedApiKey(accountId, { name: "locked-http", scopes: { graphql: "read", endpointsAll: "read_write", endpoints: {} } }, { type: "dashboard" });
   if (!created.ok) throw new Error("setup: key");
   keyId = created.value.key.id;
   key = created.value.plaintext;
@@ -127,7 +127,7 @@ describe(`while another process holds the write lock for ${HOLD_MS / 1000} s`, (
       loop(async () => {
         const name = `during-lock-${dalWrites.length}-${Date.now()}`;
         const started = performance.now();
-        const outcome = await createScopedApiKey(accountId, { name, scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } }).then(
+        const outcome = await createScopedApiKey(accountId, { name, scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" }).then(
           (result) => ({ ok: result.ok, error: null as unknown }),
           (error: unknown) => ({ ok: false, error }),
         );
@@ -208,7 +208,7 @@ describe(`while another process holds the write lock for ${HOLD_MS / 1000} s`, (
     const done = await call("runsync", `/v2/${endpointId}/runsync?wait=5000`, { method: "POST", body: JSON.stringify({ input: { after: 1 } }) });
     expect(done.body).toMatchObject({ status: "COMPLETED", output: { after: 1 } });
     expect(await getEndpoint(accountId, endpointId)).toMatchObject({ name: "renamed-by-holder" });
-    expect((await createScopedApiKey(accountId, { name: "after-lock", scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } })).ok).toBe(true);
+    expect((await createScopedApiKey(accountId, { name: "after-lock", scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" })).ok).toBe(true);
     const third = new Database(testDatabasePath, { timeout: 0 });
     try {
       third.exec("BEGIN IMMEDIATE; DELETE FROM pods WHERE 0; COMMIT");

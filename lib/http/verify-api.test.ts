@@ -42,7 +42,7 @@ let epB = "";
 const keys: Record<string, { id: string; plaintext: string }> = {};
 
 async function scoped(accountId: string, graphql: AccessLevel, endpointsAll: AccessLevel, endpoints: Record<string, AccessLevel> = {}) {
-  const result = await createScopedApiKey(accountId, { name: "verify test", scopes: { graphql, endpointsAll, endpoints } });
+  const result = await createScopedApiKey(accountId, { name: "verify test", scopes: { graphql, endpointsAll, endpoints } }, { type: "dashboard" });
   if (!result.ok) throw new Error("setup: key");
   secrets.push(result.value.plaintext);
   return { id: result.value.key.id, plaintext: result.value.plaintext };
@@ -51,7 +51,7 @@ async function scoped(accountId: string, graphql: AccessLevel, endpointsAll: Acc
 async function legacy(accountId: string, permission: "read" | "read_write") {
   const plaintext = Array.from({ length: 32 }, () => "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[Math.floor(Math.random() * 36)]).join("");
   secrets.push(plaintext);
-  const result = await importLegacyApiKeys(accountId, [{ line: 1, name: "legacy", permission, keyHash: hashKey(plaintext), hint: formatDisplayHint(plaintext, "legacy") }]);
+  const result = await importLegacyApiKeys(accountId, [{ line: 1, name: "legacy", permission, keyHash: hashKey(plaintext), hint: formatDisplayHint(plaintext, "legacy") }], { type: "dashboard" });
   if (!result.ok || !result.value.ids[0]) throw new Error("setup: legacy");
   return { id: result.value.ids[0], plaintext };
 }
@@ -61,7 +61,7 @@ beforeAll(async () => {
   if (!a.ok || !b.ok) throw new Error("setup: accounts");
   accountA = a.value.id;
   accountB = b.value.id;
-  const [ea, eb] = [await createEndpoint(accountA, "a"), await createEndpoint(accountB, "b")];
+  const [ea, eb] = [await createEndpoint(accountA, "a", { type: "dashboard" }), await createEndpoint(accountB, "b", { type: "dashboard" })];
   if (!ea.ok || !eb.ok) throw new Error("setup: endpoints");
   epA = ea.value.id;
   epB = eb.value.id;
@@ -73,8 +73,8 @@ beforeAll(async () => {
   keys.deleted = await scoped(accountA, "read_write", "read_write");
   keys.legacyRead = await legacy(accountA, "read");
   keys.legacyReadWrite = await legacy(accountA, "read_write");
-  expect((await setApiKeyEnabled(accountA, keys.disabled.id, false)).ok).toBe(true);
-  expect((await deleteApiKey(accountA, keys.deleted.id)).ok).toBe(true);
+  expect((await setApiKeyEnabled(accountA, keys.disabled.id, false, { type: "dashboard" })).ok).toBe(true);
+  expect((await deleteApiKey(accountA, keys.deleted.id, { type: "dashboard" })).ok).toBe(true);
 });
 
 const UNISSUED_RANDOM = "0123456789ABCDEFGHIJabcdefghij";

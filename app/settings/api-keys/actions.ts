@@ -9,9 +9,12 @@ import {
   setApiKeyEnabled,
   updateApiKeyScopes,
 } from "@/lib/dal/api-keys";
+import type { AuditActor } from "@/lib/dal/audit-log";
 import { nameSchema } from "@/lib/names";
 
 const PAGE = "/settings/api-keys";
+// Every change made here is made by the signed-in dashboard user.
+const DASHBOARD: AuditActor = { type: "dashboard" };
 const keyId = z.string().min(1).max(100);
 // Scopes are validated in depth by the DAL (levels, and endpoint ids against the account's own).
 const createSchema = z.object({ name: nameSchema, scopes: z.unknown() });
@@ -24,7 +27,7 @@ export async function createApiKeyAction(input: unknown): Promise<ActionResult<{
   return forSignedInAccount(async (account) => {
     const parsed = createSchema.safeParse(input);
     if (!parsed.success) return invalidInput(parsed.error);
-    const created = await createScopedApiKey(account.id, parsed.data);
+    const created = await createScopedApiKey(account.id, parsed.data, DASHBOARD);
     if (!created.ok) return created;
     revalidatePath(PAGE);
     return actionOk({ plaintext: created.value.plaintext, name: created.value.key.name });
@@ -35,7 +38,7 @@ export async function setApiKeyEnabledAction(input: unknown): Promise<ActionResu
   return forSignedInAccount(async (account) => {
     const parsed = enabledSchema.safeParse(input);
     if (!parsed.success) return invalidInput(parsed.error);
-    const result = await setApiKeyEnabled(account.id, parsed.data.keyId, parsed.data.enabled);
+    const result = await setApiKeyEnabled(account.id, parsed.data.keyId, parsed.data.enabled, DASHBOARD);
     if (!result.ok) return result;
     revalidatePath(PAGE);
     return actionOk({ enabled: result.value.enabled });
@@ -46,7 +49,7 @@ export async function updateApiKeyScopesAction(input: unknown): Promise<ActionRe
   return forSignedInAccount(async (account) => {
     const parsed = scopesSchema.safeParse(input);
     if (!parsed.success) return invalidInput(parsed.error);
-    const result = await updateApiKeyScopes(account.id, parsed.data.keyId, parsed.data.scopes);
+    const result = await updateApiKeyScopes(account.id, parsed.data.keyId, parsed.data.scopes, DASHBOARD);
     if (!result.ok) return result;
     revalidatePath(PAGE);
     return actionOk(undefined);
@@ -57,7 +60,7 @@ export async function deleteApiKeyAction(input: unknown): Promise<ActionResult> 
   return forSignedInAccount(async (account) => {
     const parsed = deleteSchema.safeParse(input);
     if (!parsed.success) return invalidInput(parsed.error);
-    const result = await deleteApiKey(account.id, parsed.data.keyId);
+    const result = await deleteApiKey(account.id, parsed.data.keyId, DASHBOARD);
     if (!result.ok) return result;
     revalidatePath(PAGE);
     return actionOk(undefined);

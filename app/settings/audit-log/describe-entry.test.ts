@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
-import { describeEntry, describeScopeChange, describeScopes } from "./describe-entry";
+import { describeActor, describeEntry, describeScopeChange, describeScopes } from "./describe-entry";
 
 function entry(event: AuditEvent, name: string | null, type: "api_key" | "endpoint" = "api_key"): AuditLogEntryDto {
-  return { ...event, id: "1", createdAt: new Date(0), target: { type, id: "x", name } };
+  return { ...event, id: "1", createdAt: new Date(0), target: { type, id: "x", name }, actor: { type: "dashboard" } };
 }
 
 const none: AuditScopesSnapshot = { graphql: "none", endpointsAll: "none", endpoints: [] };
@@ -74,6 +74,19 @@ describe("describeEntry", () => {
     expect(text).toMatch(/^Imported 25 legacy keys: \u201ckey-0\u201d, /);
     expect(text).toContain("\u201ckey-9\u201d and 15 more");
     expect(text).not.toContain("key-10");
+  });
+});
+
+describe("describeActor", () => {
+  it.each<[string, Parameters<typeof describeActor>[0], string | null]>([
+    ["the dashboard", { type: "dashboard" }, "via dashboard"],
+    ["an API key", { type: "api_key", keyId: "key_abc", keyName: "ci" }, "via API key \u201cci\u201d (key_abc)"],
+    ["an API key whose name was not found", { type: "api_key", keyId: "key_abc", keyName: null }, "via API key key_abc"],
+    ["the legacy import", { type: "cli", command: "keys:import-legacy" }, "via legacy import"],
+    ["another command", { type: "cli", command: "keys:rotate" }, "via keys:rotate"],
+    ["nobody recorded", null, null],
+  ])("%s", (_label, actor, expected) => {
+    expect(describeActor(actor)).toBe(expected);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
+import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
 import type { AccessLevel } from "@/lib/scopes/levels";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
@@ -81,6 +81,25 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
     }
     case "unknown":
       return `Changed ${targetType === "endpoint" ? "endpoint" : "key"} ${quote(name)}`;
+  }
+}
+
+/** Commands the audit log names in words; any other is shown as it was recorded. */
+const COMMAND_LABELS: Record<string, string> = { "keys:import-legacy": "legacy import" };
+
+/**
+ * Who made the change, briefly: "via dashboard", "via API key “ci” (key_…)", "via legacy import".
+ * Null when the entry does not say (written before actors were recorded).
+ */
+export function describeActor(actor: AuditActorDto | null): string | null {
+  if (!actor) return null;
+  switch (actor.type) {
+    case "dashboard":
+      return "via dashboard";
+    case "api_key":
+      return actor.keyName === null ? `via API key ${actor.keyId}` : `via API key ${quote(actor.keyName)} (${actor.keyId})`;
+    case "cli":
+      return `via ${COMMAND_LABELS[actor.command] ?? actor.command}`;
   }
 }
 

@@ -4,7 +4,7 @@ import { buttonClass } from "@/components/ui/button";
 import { AUDIT_LOG_PAGE_SIZE, listAuditLog, type AuditLogEntryDto } from "@/lib/dal/audit-log";
 import { requireAccount } from "@/lib/dal/session";
 import { formatExactTime, formatRelativeTime } from "../api-keys/relative-time";
-import { describeEntry, describeScopes } from "./describe-entry";
+import { describeActor, describeEntry, describeScopes } from "./describe-entry";
 
 export const metadata: Metadata = { title: "Audit log" };
 
@@ -19,6 +19,7 @@ function pageFrom(value: string | string[] | undefined): number {
 const hrefOf = (page: number) => (page <= 1 ? PATH : `${PATH}?page=${page}`);
 
 function EntryItem({ entry, now }: { entry: AuditLogEntryDto; now: Date }) {
+  const actor = describeActor(entry.actor);
   return (
     <li className="flex flex-col gap-1 px-4 py-3 sm:flex-row sm:items-start sm:gap-4">
       <div className="min-w-0 flex-1">
@@ -35,9 +36,12 @@ function EntryItem({ entry, now }: { entry: AuditLogEntryDto; now: Date }) {
           </details>
         ) : null}
       </div>
-      <time dateTime={entry.createdAt.toISOString()} title={formatExactTime(entry.createdAt)} className="shrink-0 text-xs text-zinc-500 sm:pt-0.5">
-        {formatRelativeTime(entry.createdAt, now)}
-      </time>
+      <div className="flex shrink-0 flex-wrap items-baseline gap-x-2 text-xs text-zinc-500 sm:pt-0.5">
+        <time dateTime={entry.createdAt.toISOString()} title={formatExactTime(entry.createdAt)}>
+          {formatRelativeTime(entry.createdAt, now)}
+        </time>
+        {actor ? <span className="break-all text-zinc-400">{actor}</span> : null}
+      </div>
     </li>
   );
 }
