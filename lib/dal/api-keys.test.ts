@@ -1,6 +1,5 @@
-import { countRows, rawRows, readDatabaseFiles, removeTestDatabase, uniqueEmail, type RawRow } from "./test-database";
-import type { InArgs } from "@libsql/client";
-import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
+import { countRows, rawRows, readDatabaseFiles, removeTestDatabase, uniqueEmail, type RawRow, runJustBeforeNextBatch } from "./test-database";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { formatDisplayHint, parsePresentedKey } from "@/lib/keys/format";
 import { hashKey } from "@/lib/keys/hash";
@@ -223,7 +222,7 @@ describe("createScopedApiKey", () => {
     const before = await tableCounts();
     // Another request deletes the endpoint at the worst moment: after the scopes were checked,
     // just before the key and its overrides are written.
-    const restore = deleteJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [endpoint]);
+    const restore = runJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [endpoint]);
     try {
       const created = await createScopedApiKey(accountA, {
         name: "racer",
@@ -238,26 +237,6 @@ describe("createScopedApiKey", () => {
     expect(await countRows("endpoints", "id = ?", [endpoint])).toBe(0);
   });
 });
-
-/**
- * Runs `sql` on the real database right before the next `$client.batch` call goes through,
- * to put a concurrent change between a DAL function's read and its write deterministically.
- */
-function deleteJustBeforeNextBatch(sql: string, args: InArgs): () => Promise<void> {
-  let spy: MockInstance | undefined;
-  const ready = getDb().then((db) => {
-    const client = db.$client;
-    const batch = client.batch.bind(client);
-    spy = vi.spyOn(client, "batch").mockImplementationOnce(async (statements, mode) => {
-      await client.execute({ sql, args });
-      return batch(statements, mode);
-    });
-  });
-  return async () => {
-    await ready;
-    spy?.mockRestore();
-  };
-}
 
 describe("listApiKeys", () => {
   it("lists the account's own keys, newest first, as DTOs without hash or plaintext", async () => {
@@ -370,8 +349,8 @@ describe("updateApiKeyScopes", () => {
     const before = await snapshot(key.id);
     const restore =
       deleted === "endpoint"
-        ? deleteJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [endpoint])
-        : deleteJustBeforeNextBatch("DELETE FROM api_keys WHERE id = ?", [key.id]);
+        ? runJustBeforeNextBatch("DELETE FROM endpoints WHERE id = ?", [endpoint])
+        : runJustBeforeNextBatch("DELETE FROM api_keys WHERE id = ?", [key.id]);
     try {
       const result = await updateApiKeyScopes(accountA, key.id, {
         graphql: "read_write",

@@ -1,6 +1,5 @@
-import { countRows, rawRows, removeTestDatabase, uniqueEmail, type RawRow } from "./test-database";
-import type { InArgs } from "@libsql/client";
-import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
+import { countRows, rawRows, removeTestDatabase, uniqueEmail, type RawRow, runJustBeforeNextBatch } from "./test-database";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { formatDisplayHint } from "@/lib/keys/format";
 import { hashKey } from "@/lib/keys/hash";
@@ -60,23 +59,6 @@ async function auditedBy(accountId: string, change: () => Promise<unknown>): Pro
 }
 
 const allAuditRows = () => countRows("audit_log");
-
-/** Runs `sql` right before the next write batch, to put a concurrent change between a DAL read and its write. */
-function runJustBeforeNextBatch(sql: string, args: InArgs): () => Promise<void> {
-  let spy: MockInstance | undefined;
-  const ready = getDb().then((db) => {
-    const client = db.$client;
-    const batch = client.batch.bind(client);
-    spy = vi.spyOn(client, "batch").mockImplementationOnce(async (statements, mode) => {
-      await client.execute({ sql, args });
-      return batch(statements, mode);
-    });
-  });
-  return async () => {
-    await ready;
-    spy?.mockRestore();
-  };
-}
 
 /** Makes every audit INSERT of `action` fail, as a full disk or a bug in the audit statement would. */
 async function refuseAudit(action: string): Promise<() => Promise<void>> {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { InArgs } from "@libsql/client";
+import { vi, type MockInstance } from "vitest";
 import { getDb } from "@/db/client";
 
 export const testDatabaseDir = mkdtempSync(path.join(os.tmpdir(), "keyscope-test-"));
@@ -65,4 +66,25 @@ export async function removeTestDatabase(): Promise<void> {
     globalForDb.keyscopeDb = undefined;
   }
   rmSync(testDatabaseDir, { recursive: true, force: true });
+}
+
+/**
+ * Runs `sql` on the real database right before the next `$client.batch` call goes through, to put
+ * a concurrent change between a DAL function's read and its write deterministically. Call the
+ * returned function to restore the client.
+ */
+export function runJustBeforeNextBatch(sql: string, args: InArgs): () => Promise<void> {
+  let spy: MockInstance | undefined;
+  const ready = getDb().then((db) => {
+    const client = db.$client;
+    const batch = client.batch.bind(client);
+    spy = vi.spyOn(client, "batch").mockImplementationOnce(async (statements, mode) => {
+      await client.execute({ sql, args });
+      return batch(statements, mode);
+    });
+  });
+  return async () => {
+    await ready;
+    spy?.mockRestore();
+  };
 }

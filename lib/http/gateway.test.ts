@@ -1,8 +1,6 @@
 import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/lib/dal/test-database";
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import runpodSdk from "runpod-sdk";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
@@ -11,14 +9,15 @@ import { getDataPlane } from "@/lib/dal/data-plane";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import { hashKey } from "@/lib/keys/hash";
 import type { AccessLevel } from "@/lib/scopes/levels";
-import { createGatewayServer, routeRequest } from "./gateway";
+import { routeRequest } from "./gateway";
+import { startTestGateway, type TestGateway } from "./test-gateway";
 
 vi.hoisted(() => {
   process.env.ECHO_WORKER_POLL_MS = "60000";
   process.env.LAST_USED_FLUSH_MS = "60000";
 });
 
-let server: Server;
+let gateway: TestGateway | undefined;
 let origin = "";
 let accountId = "";
 let endpointId = "";
@@ -48,17 +47,12 @@ beforeAll(async () => {
   otherEndpointId = other.value.id;
   rwKey = await newKey(accountId, "read", "read_write");
   readKey = await newKey(accountId, "none", "read");
-  await getDataPlane();
-  server = createGatewayServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  gateway = await startTestGateway();
+  origin = gateway.origin;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => {
-    server?.close(() => resolve());
-    server?.closeAllConnections();
-  });
+  await gateway?.close();
   await removeTestDatabase();
 });
 
@@ -233,7 +227,7 @@ describe("the other routes through the gateway", () => {
   });
 
   it.each(["exa mple", "[", "a:b:c", "host:99999", "%"])("a Host header of %j is answered, and does not bring the gateway down", async (host) => {
-    const port = (server.address() as AddressInfo).port;
+    const port = gateway!.port;
     const raw = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, "127.0.0.1", () => {
         socket.end(`GET /v2/${endpointId}/health HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${rwKey}\r\nConnection: close\r\n\r\n`);

@@ -1,17 +1,14 @@
 import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/lib/dal/test-database";
 import { appendFileSync } from "node:fs";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
-import { getDataPlane } from "@/lib/dal/data-plane";
 import { createEndpoint, getEndpoint } from "@/lib/dal/endpoints";
 import { holdWriteLock, isDatabaseUnavailable } from "@/lib/dal/test-lock-holder";
 import type { AccountDto } from "@/lib/dal/accounts";
 import { createApiKeyAction, setApiKeyEnabledAction } from "@/app/settings/api-keys/actions";
-import { createGatewayServer } from "./gateway";
+import { startTestGateway, type TestGateway } from "./test-gateway";
 
 // Issue item A through a real server: another process holds `BEGIN IMMEDIATE` for HOLD_MS
 // (3 s here; 10 s in `npm run test:faults`, which sets KEYSCOPE_FAULT_LOCK_HOLD_MS). Meanwhile
@@ -34,7 +31,7 @@ const BUSY_TIMEOUT_MS = Number(process.env.DATABASE_BUSY_TIMEOUT_MS);
 const LATE_MARGIN_MS = 1_000;
 const FAST_MS = 50;
 
-let server: Server;
+let gateway: TestGateway | undefined;
 let origin = "";
 let accountId = "";
 let endpointId = "";
@@ -53,17 +50,12 @@ beforeAll(async () => {
   if (!created.ok) throw new Error("setup: key");
   keyId = created.value.key.id;
   key = created.value.plaintext;
-  await getDataPlane();
-  server = createGatewayServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  gateway = await startTestGateway();
+  origin = gateway.origin;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => {
-    server?.close(() => resolve());
-    server?.closeAllConnections();
-  });
+  await gateway?.close();
   await removeTestDatabase();
 });
 
