@@ -6,6 +6,9 @@ export const accounts = sqliteTable("accounts", {
   // Stored lower-cased and trimmed, so the unique index is case-insensitive in effect.
   email: text("email").notNull().unique(),
   passwordHash: text("password_hash").notNull(),
+  // Bumped by sign-out (and, later, password change or "sign out everywhere"): a session cookie
+  // carries the version it was issued at and is refused once the row has moved on.
+  sessionVersion: integer("session_version").notNull().default(0),
   createdAt: integer("created_at", { mode: "timestamp_ms" })
     .notNull()
     .default(sql`(cast(unixepoch('subsec') * 1000 as integer))`),

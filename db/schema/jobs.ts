@@ -23,5 +23,9 @@ export const jobs = sqliteTable(
     foreignKey({ columns: [t.accountId, t.endpointId], foreignColumns: [endpoints.accountId, endpoints.id] }).onDelete("cascade"),
     index("jobs_endpoint_status_idx").on(t.endpointId, t.status),
     index("jobs_queue_idx").on(t.status, t.createdAt),
+    // Per-account quotas on unfinished jobs (count and input bytes) read this on every submission.
+    index("jobs_account_status_idx").on(t.accountId, t.status),
+    // The worker's round-robin claim: the next account with queued jobs, then its oldest job.
+    index("jobs_claim_idx").on(t.status, t.accountId, t.createdAt),
   ],
 );
