@@ -174,6 +174,18 @@ test.describe("API keys", () => {
     await expect(page.getByLabel("New API key")).toHaveCount(0);
   });
 
+  test("a key name with a text-direction override is refused, creating nothing", async ({ page }) => {
+    await signUp(page);
+    await page.getByRole("button", { name: "Create API key" }).click();
+    // Would show as "invoiceexe.jpg".
+    await page.getByRole("dialog").getByLabel("Name", { exact: true }).fill("invoice\u202Egpj.exe");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await expect(page.getByRole("dialog").getByText("Name can't contain text-direction characters.")).toBeVisible();
+    await expect(page.getByLabel("New API key")).toHaveCount(0);
+    await page.reload();
+    await expect(page.getByText("No API keys yet")).toBeVisible();
+  });
+
   test("the endpoint rows can be filtered when there are more than ten", async ({ page }) => {
     await signUp(page);
     for (let i = 1; i <= 11; i++) await createEndpoint(page, `model-${String(i).padStart(2, "0")}`);

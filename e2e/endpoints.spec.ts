@@ -45,6 +45,16 @@ test.describe("endpoints", () => {
     await expect(page.getByRole("listitem", { name: "y".repeat(64), exact: true })).toBeVisible();
   });
 
+  test("a name of only zero-width and no-break spaces is refused, creating nothing", async ({ page }) => {
+    await signUp(page);
+    await page.goto("/settings/endpoints");
+    await page.getByLabel("Name", { exact: true }).fill("\u200B\u00A0\u200B\u00A0\u200D");
+    await page.getByRole("button", { name: "Create endpoint" }).click();
+    await expect(page.getByText("Name can't be blank or invisible.")).toBeVisible();
+    await page.reload();
+    await expect(page.getByText("No endpoints yet.")).toBeVisible();
+  });
+
   test("cancelling a delete keeps the endpoint", async ({ page }) => {
     await signUp(page);
     await createEndpoint(page, "keep-me");

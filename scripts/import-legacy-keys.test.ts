@@ -58,6 +58,19 @@ describe("npm run keys:import-legacy", () => {
     expect(await dal.listApiKeys(accountId)).toHaveLength(0);
   });
 
+  // Each CLI run takes seconds: the rule's other cases are in lib/keys/legacy-file.test.ts.
+  it.each([
+    ["a text-direction override", "invoice\u202Egpj.exe", "Name can't contain text-direction characters. Nothing was imported."],
+    ["a terminal escape sequence", "\u001B]0;pwned\u0007ci", "Name can't contain control characters. Nothing was imported."],
+  ])("refuses a name with %s, naming the line and the reason, never echoing the name", async (_label, name, message) => {
+    const result = await importFile(`ci,read,${KEY_A}\n${name},read,${KEY_B}\n`);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`:2: ${message}`);
+    expect(result.stderr).not.toContain(name);
+    expect(result.stderr).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202E\u200B]/);
+    expect(await dal.listApiKeys(accountId)).toHaveLength(0);
+  });
+
   it("refuses an unknown account", async () => {
     const result = await importFile(`ci,read,${KEY_A}\n`, "nobody@example.com");
     expect(result.code).toBe(1);

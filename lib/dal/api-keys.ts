@@ -7,6 +7,7 @@ import { generateScopedKey } from "@/lib/keys/generate";
 import { hashKey } from "@/lib/keys/hash";
 import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/scopes/evaluate";
 import type { LegacyPermission } from "@/lib/scopes/levels";
+import { normalizeName } from "@/lib/names";
 import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
@@ -136,7 +137,8 @@ function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
 
 /**
  * Creates a scoped key. The plaintext is in the result only: it is not stored or logged, and
- * no later call can return it. The key row and all its overrides commit together.
+ * no later call can return it. The key row and all its overrides commit together. The name is
+ * stored as lib/names.ts normalises it, or refused.
  */
 export async function createScopedApiKey(
   accountId: string,
@@ -144,6 +146,8 @@ export async function createScopedApiKey(
   actor: AuditActor,
   now = new Date(),
 ): Promise<DalResult<{ key: ApiKeyDto; plaintext: string }>> {
+  const name = normalizeName(input.name);
+  if (!name.ok) return fail("BAD_REQUEST", name.message);
   const scopes = await validateScopes(accountId, input.scopes);
   if (!scopes.ok) return scopes;
   const db = await getDb();
@@ -152,7 +156,7 @@ export async function createScopedApiKey(
   const row = {
     id,
     accountId,
-    name: input.name,
+    name: name.name,
     kind: "scoped" as const,
     keyHash: hashKey(plaintext),
     hint: formatDisplayHint(plaintext, "scoped"),
@@ -271,14 +275,23 @@ export async function deleteApiKey(accountId: string, keyId: string, actor: Audi
 /** `line` is where the entry came from, so that a refusal can point at it. */
 export type LegacyKeyImport = { line: number; name: string; permission: LegacyPermission; keyHash: string; hint: string };
 
-/** Imports legacy keys all or nothing: one batch, refused whole if any hash is already known. */
+/**
+ * Imports legacy keys all or nothing: one batch, refused whole if any hash is already known or
+ * any name breaks the name rule (names are stored normalised).
+ */
 export async function importLegacyApiKeys(
   accountId: string,
-  entries: LegacyKeyImport[],
+  given: LegacyKeyImport[],
   actor: AuditActor,
   now = new Date(),
 ): Promise<DalResult<{ ids: string[] }>> {
-  if (entries.length === 0) return ok({ ids: [] });
+  if (given.length === 0) return ok({ ids: [] });
+  const entries: LegacyKeyImport[] = [];
+  for (const entry of given) {
+    const name = normalizeName(entry.name);
+    if (!name.ok) return fail("BAD_REQUEST", `line ${entry.line}: ${name.message}`);
+    entries.push({ ...entry, name: name.name });
+  }
   const db = await getDb();
   const hashes = entries.map((entry) => entry.keyHash);
   const known = await db.select({ keyHash: apiKeys.keyHash }).from(apiKeys).where(inArray(apiKeys.keyHash, hashes));

@@ -2,6 +2,7 @@ import "server-only";
 import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/client";
 import { auditLog, endpoints } from "@/db/schema";
+import { normalizeName } from "@/lib/names";
 import { actorJson, auditSelection, outer, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
@@ -51,8 +52,11 @@ export async function listEndpoints(accountId: string): Promise<EndpointDto[]> {
     .orderBy(desc(endpoints.createdAt), desc(endpoints.id));
 }
 
-/** `name` must already be validated (lib/names.ts). The endpoint and its audit entry commit together. */
-export async function createEndpoint(accountId: string, name: string, actor: AuditActor, now = new Date()): Promise<DalResult<EndpointDto>> {
+/** The endpoint and its audit entry commit together. The name is normalised by lib/names.ts, or refused. */
+export async function createEndpoint(accountId: string, rawName: string, actor: AuditActor, now = new Date()): Promise<DalResult<EndpointDto>> {
+  const checked = normalizeName(rawName);
+  if (!checked.ok) return fail("BAD_REQUEST", checked.message);
+  const name = checked.name;
   const db = await getDb();
   const id = newId();
   await runWriteBatch(db, [
@@ -62,14 +66,17 @@ export async function createEndpoint(accountId: string, name: string, actor: Aud
   return ok({ id, name, createdAt: now });
 }
 
-/** Renaming to the current name succeeds and records nothing: nothing changed. */
+/** Renaming to the current name succeeds and records nothing: nothing changed. Names as in createEndpoint. */
 export async function renameEndpoint(
   accountId: string,
   endpointId: string,
-  name: string,
+  rawName: string,
   actor: AuditActor,
   now = new Date(),
 ): Promise<DalResult<EndpointDto>> {
+  const checked = normalizeName(rawName);
+  if (!checked.ok) return fail("BAD_REQUEST", checked.message);
+  const name = checked.name;
   const db = await getDb();
   const [, updated] = await runWriteBatchResults(db, [
     // Before the update, to see the name it changes from.

@@ -2,6 +2,7 @@ import "server-only";
 import { and, desc, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { pods } from "@/db/schema";
+import { normalizeName } from "@/lib/names";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
 
@@ -21,8 +22,11 @@ export async function listPods(accountId: string): Promise<PodDto[]> {
     .orderBy(desc(pods.createdAt), desc(pods.id));
 }
 
-/** `name` must already be validated (lib/names.ts). A new pod is RUNNING. */
-export async function createPod(accountId: string, name: string, now = new Date()): Promise<DalResult<PodDto>> {
+/** A new pod is RUNNING. The name is normalised by lib/names.ts, or refused. */
+export async function createPod(accountId: string, rawName: string, now = new Date()): Promise<DalResult<PodDto>> {
+  const checked = normalizeName(rawName);
+  if (!checked.ok) return fail("BAD_REQUEST", checked.message);
+  const name = checked.name;
   const db = await getDb();
   const [row] = await db
     .insert(pods)

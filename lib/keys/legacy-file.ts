@@ -1,4 +1,4 @@
-import { NAME_MAX_LENGTH } from "../names";
+import { normalizeName } from "../names";
 import { isLegacyPermission, type LegacyPermission } from "../scopes/levels";
 import { formatDisplayHint, isLegacyKeyHash, parsePresentedKey } from "./format";
 import { hashKey } from "./hash";
@@ -26,11 +26,11 @@ export function parseLegacyKeyFile(text: string): LegacyFileResult {
     const last = content.lastIndexOf(",");
     const middle = last > 0 ? content.lastIndexOf(",", last - 1) : -1;
     if (middle < 0) return { ok: false, line, message: "expected <name>,<read|read_write>,<key or sha256 hex>" };
-    const name = content.slice(0, middle).trim();
+    // The same rule as every other writer of names; its message, never the name, is reported.
+    const name = normalizeName(content.slice(0, middle));
     const permission = content.slice(middle + 1, last).trim();
     const secret = content.slice(last + 1).trim();
-    if (name.length === 0) return { ok: false, line, message: "the name is empty" };
-    if ([...name].length > NAME_MAX_LENGTH) return { ok: false, line, message: `the name is longer than ${NAME_MAX_LENGTH} characters` };
+    if (!name.ok) return { ok: false, line, message: name.message.replace(/\.$/, "") };
     if (!isLegacyPermission(permission)) {
       return { ok: false, line, message: "the permission must be read or read_write" };
     }
@@ -51,7 +51,7 @@ export function parseLegacyKeyFile(text: string): LegacyFileResult {
     const earlier = seen.get(keyHash);
     if (earlier !== undefined) return { ok: false, line, message: `the same key is already on line ${earlier}` };
     seen.set(keyHash, line);
-    entries.push({ line, name, permission, keyHash, hint });
+    entries.push({ line, name: name.name, permission, keyHash, hint });
   }
   if (entries.length === 0) return { ok: false, line: lines.length, message: "the file holds no keys" };
   return { ok: true, entries };
