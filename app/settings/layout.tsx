@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { signOut } from "@/lib/auth";
-import { requireAccount } from "@/lib/dal/session";
+import { endAccountSessions } from "@/lib/dal/accounts";
+import { getCurrentAccount, requireAccount } from "@/lib/dal/session";
 import { buttonClass } from "@/components/ui/button";
 import { Providers } from "./providers";
 import { SettingsNav } from "./settings-nav";
@@ -9,6 +10,11 @@ export default async function SettingsLayout({ children }: { children: React.Rea
   const account = await requireAccount();
   async function signOutAction() {
     "use server";
+    // Clearing the cookie alone would leave any copy of it working for its 7 days. Moving the
+    // account's session version on refuses every cookie issued so far: with one version per
+    // account, this signs the account out in every browser, by design (issue 7).
+    const current = await getCurrentAccount();
+    if (current) await endAccountSessions(current.id);
     await signOut({ redirectTo: "/signin" });
   }
   return (

@@ -95,7 +95,7 @@ describe("verifyAccountCredentials", () => {
   ] as const)("%s", async (_label, presentedEmail, password, matches) => {
     const account = await verifyAccountCredentials(presentedEmail, password);
     if (matches) {
-      expect(account).toEqual({ id: accountId, email, createdAt: expect.any(Date) });
+      expect(account).toEqual({ id: accountId, email, createdAt: expect.any(Date), sessionVersion: 0 });
       expect(account).not.toHaveProperty("passwordHash");
     } else {
       expect(account).toBeNull();

@@ -1,12 +1,14 @@
 import "server-only";
 import { hash, verify } from "@node-rs/argon2";
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { accounts } from "@/db/schema";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
 
 export type AccountDto = { id: string; email: string; createdAt: Date };
+/** A signed-in account and the session version its new session cookie records. */
+export type SignInAccount = AccountDto & { sessionVersion: number };
 
 const accountColumns = { id: accounts.id, email: accounts.email, createdAt: accounts.createdAt };
 
@@ -34,10 +36,10 @@ export async function createAccount(email: string, password: string, now = new D
 }
 
 /** The account whose password matches, or null; takes about as long whether or not the email exists. */
-export async function verifyAccountCredentials(email: string, password: string): Promise<AccountDto | null> {
+export async function verifyAccountCredentials(email: string, password: string): Promise<SignInAccount | null> {
   const db = await getDb();
   const rows = await db
-    .select({ ...accountColumns, passwordHash: accounts.passwordHash })
+    .select({ ...accountColumns, passwordHash: accounts.passwordHash, sessionVersion: accounts.sessionVersion })
     .from(accounts)
     .where(eq(accounts.email, normalizeEmail(email)))
     .limit(1);
@@ -48,14 +50,46 @@ export async function verifyAccountCredentials(email: string, password: string):
   }
   const matches = await verify(row.passwordHash, password).catch(() => false);
   if (!matches) return null;
-  return { id: row.id, email: row.email, createdAt: row.createdAt };
+  return { id: row.id, email: row.email, createdAt: row.createdAt, sessionVersion: row.sessionVersion };
 }
 
-/** Re-read on every request: a deleted account's session cookie must do nothing. */
+/** The account by id, or null once it is deleted. Sessions use findAccountForSession. */
 export async function findAccountById(accountId: string): Promise<AccountDto | null> {
   const db = await getDb();
   const rows = await db.select(accountColumns).from(accounts).where(eq(accounts.id, accountId)).limit(1);
   return rows[0] ?? null;
+}
+
+/**
+ * The account a session cookie names, if the cookie is still good: the account exists and the
+ * session version the cookie was issued at is still the row's. One query, since it runs on every
+ * request; a cookie from an ended session (or a deleted account) gets null.
+ */
+export async function findAccountForSession(accountId: string, sessionVersion: number): Promise<AccountDto | null> {
+  const db = await getDb();
+  const rows = await db
+    .select(accountColumns)
+    .from(accounts)
+    .where(and(eq(accounts.id, accountId), eq(accounts.sessionVersion, sessionVersion)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/**
+ * Ends every session of the account by moving its session version on: all cookies issued so far
+ * carry an older version and are refused from now on. There is one version per account, so this
+ * signs out every browser, not just the one asking (sign-out, and later password change).
+ */
+export async function endAccountSessions(accountId: string): Promise<DalResult<{ sessionVersion: number }>> {
+  const db = await getDb();
+  const rows = await db
+    .update(accounts)
+    .set({ sessionVersion: sql`${accounts.sessionVersion} + 1` })
+    .where(eq(accounts.id, accountId))
+    .returning({ sessionVersion: accounts.sessionVersion });
+  const row = rows[0];
+  if (!row) return fail("NOT_FOUND", "Account not found.");
+  return ok(row);
 }
 
 /** For operator scripts (legacy import) that name an account by email. */
