@@ -16,6 +16,12 @@ const envSchema = z.object({
   ECHO_WORKER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   // Tests slow the echo worker down to observe queued jobs and cancel them before they finish.
   ECHO_WORKER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  // Per-account caps on unfinished jobs (IN_QUEUE + IN_PROGRESS), so one account cannot fill the
+  // queue, or the disk, ahead of everyone else (lib/dal/jobs.ts). Far above what an honest client
+  // queues at once: a batch of a few hundred jobs fits with room to spare, and inputs are usually
+  // a few kB (prompts, URLs), so 64 MiB still holds 64 jobs at the 1 MB body limit.
+  JOB_QUEUE_MAX_PER_ACCOUNT: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  JOB_QUEUE_MAX_BYTES_PER_ACCOUNT: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(64 * 1024 * 1024),
   // One line per API request naming the key id (lib/http/access-log.ts); off by default.
   ACCESS_LOG: z
     .enum(["0", "1", "true", "false"])

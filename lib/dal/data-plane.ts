@@ -25,7 +25,7 @@ async function openDataPlane(): Promise<DataPlane> {
   // Next.js and the gateway end with process.exit() on SIGTERM / SIGINT; on file databases the
   // last-used dates recorded since the last flush are written synchronously on the way out.
   process.once("exit", () => lastUsed.flushAtExit());
-  const jobs = createJobStore(sql);
+  const jobs = createJobStore(sql, { maxJobs: env.JOB_QUEUE_MAX_PER_ACCOUNT, maxInputBytes: env.JOB_QUEUE_MAX_BYTES_PER_ACCOUNT });
   const worker = startEchoWorker(jobs, { pollMs: env.ECHO_WORKER_POLL_MS, delayMs: env.ECHO_WORKER_DELAY_MS });
   return { sql, keyStore: createKeyStore(sql, lastUsed), lastUsed, jobs, worker };
 }

@@ -1,7 +1,9 @@
 import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
 import type { DenialCode } from "@/lib/verify/verifier";
 
-export type ApiErrorCode = DenialCode | "BAD_REQUEST" | "UNAVAILABLE";
+// JOB_QUOTA_EXCEEDED is the account's cap on unfinished jobs (lib/dal/jobs.ts), not SPEC §9's
+// per-key rate limit (RATE_LIMITED): waiting for jobs to finish lifts it, not slowing down.
+export type ApiErrorCode = DenialCode | "BAD_REQUEST" | "JOB_QUOTA_EXCEEDED" | "UNAVAILABLE";
 
 const STATUS: Record<ApiErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -9,6 +11,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   INSUFFICIENT_SCOPE: 403,
   NOT_FOUND: 404,
   BAD_REQUEST: 400,
+  JOB_QUOTA_EXCEEDED: 429,
   UNAVAILABLE: 503,
 };
 
@@ -18,10 +21,15 @@ const MESSAGES: Record<ApiErrorCode, string> = {
   INSUFFICIENT_SCOPE: "This API key's scopes do not allow this request.",
   NOT_FOUND: "Not found.",
   BAD_REQUEST: "The request is invalid.",
+  JOB_QUOTA_EXCEEDED: "This account has too many unfinished jobs. Retry once some have finished.",
   UNAVAILABLE: "The service is temporarily unavailable. Retry shortly.",
 };
 
 export const RETRY_AFTER_SECONDS = 1;
+
+// Seconds a client should wait before trying again, by code. A full job queue frees a place as
+// soon as one job finishes, which the echo worker does in milliseconds.
+const RETRY_AFTER: Partial<Record<ApiErrorCode, number>> = { JOB_QUOTA_EXCEEDED: RETRY_AFTER_SECONDS, UNAVAILABLE: RETRY_AFTER_SECONDS };
 
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -33,12 +41,14 @@ export function jsonResponse(body: unknown, status = 200, headers: Record<string
 
 /**
  * The only way an API error leaves the server: `{"error": {"code", "message"}}`, no-store, with
- * `WWW-Authenticate` on 401 and `Retry-After` on 503. `message` must never carry a key or hash.
+ * `WWW-Authenticate` on 401 and `Retry-After` on 429 and 503. `message` must never carry a key or
+ * hash.
  */
 export function apiError(code: ApiErrorCode, message: string = MESSAGES[code]): Response {
   const headers: Record<string, string> = {};
   if (STATUS[code] === 401) headers["www-authenticate"] = "Bearer";
-  if (code === "UNAVAILABLE") headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+  const retryAfter = RETRY_AFTER[code];
+  if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
   return jsonResponse({ error: { code, message } }, STATUS[code], headers);
 }
 

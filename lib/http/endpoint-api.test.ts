@@ -22,6 +22,9 @@ vi.hoisted(() => {
   process.env.LAST_USED_FLUSH_MS = "60000";
   process.env.ECHO_WORKER_DELAY_MS = "0";
   process.env.DATABASE_BUSY_TIMEOUT_MS = "250";
+  // Small job quotas, reached in a few requests; no other test here keeps as many jobs unfinished.
+  process.env.JOB_QUEUE_MAX_PER_ACCOUNT = "20";
+  process.env.JOB_QUEUE_MAX_BYTES_PER_ACCOUNT = "2500000";
 });
 
 afterAll(async () => {
@@ -685,6 +688,66 @@ describe("with the worker stopped: cancel and retry", () => {
     const reply = await post(`/v2/${endpoint}/runsync?wait=100`, key, { input: 1 });
     expect(reply.status).toBe(200);
     expect(reply.json).toMatchObject({ id: expect.any(String), status: "IN_QUEUE" });
+  });
+});
+
+describe("per-account job quotas (JOB_QUEUE_MAX_PER_ACCOUNT = 20, JOB_QUEUE_MAX_BYTES_PER_ACCOUNT = 2500000)", () => {
+  // With the worker stopped nothing finishes, so each account's unfinished jobs only grow.
+  beforeAll(async () => {
+    (await getDataPlane()).worker.stop();
+  });
+
+  const quotaRefusal = (reply: Reply, mentions: RegExp) => {
+    expectError(reply, 429, "JOB_QUOTA_EXCEEDED");
+    expect(reply.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+    expect((reply.json.error as Json).message).toMatch(mentions);
+  };
+
+  it("by count: the 20th unfinished job is accepted, the 21st refused with no side effect, on run and runsync; other accounts unaffected", async () => {
+    const account = await newAccount("quota-count");
+    const endpoint = await newEndpoint(account, "quota-count");
+    const key = (await newKey(account, { endpointsAll: "read_write" })).plaintext;
+    for (let i = 1; i <= 20; i++) expect((await post(`/v2/${endpoint}/run`, key, { input: i })).status).toBe(200);
+    const before = await jobsSnapshot();
+    quotaRefusal(await post(`/v2/${endpoint}/run`, key, { input: 21 }), /\b20 unfinished\b.*jobs/);
+    quotaRefusal(await post(`/v2/${endpoint}/runsync?wait=100`, key, { input: 21 }), /\b20 unfinished\b.*jobs/);
+    expect(await jobsSnapshot()).toEqual(before);
+    // Another account is not refused.
+    expect((await post(`/v2/${epB1}/run`, keyB.plaintext, { input: "b" })).status).toBe(200);
+  });
+
+  it("retry of a finished job obeys the same quota", async () => {
+    const account = await newAccount("quota-retry");
+    const endpoint = await newEndpoint(account, "quota-retry");
+    const key = (await newKey(account, { endpointsAll: "read_write" })).plaintext;
+    const ids: string[] = [];
+    for (let i = 1; i <= 20; i++) ids.push((await post(`/v2/${endpoint}/run`, key, { input: i })).json.id as string);
+    expect((await post(`/v2/${endpoint}/cancel/${ids[0]}`, key)).json).toMatchObject({ status: "CANCELLED" });
+    expect((await post(`/v2/${endpoint}/run`, key, { input: 21 })).status).toBe(200);
+    const before = await jobsSnapshot();
+    quotaRefusal(await post(`/v2/${endpoint}/retry/${ids[0]}`, key), /\b20 unfinished\b.*jobs/);
+    expect(await jobsSnapshot()).toEqual(before);
+    expect(await jobStatus(ids[0]!)).toBe("CANCELLED");
+    await post(`/v2/${endpoint}/cancel/${ids[1]}`, key);
+    expect((await post(`/v2/${endpoint}/retry/${ids[0]}`, key)).json).toEqual({ id: ids[0], status: "IN_QUEUE" });
+  });
+
+  it("by input bytes, counted as UTF-8 bytes: up to 2,500,000 exactly is accepted, past it refused with no side effect", async () => {
+    const account = await newAccount("quota-bytes");
+    const endpoint = await newEndpoint(account, "quota-bytes");
+    const key = (await newKey(account, { endpointsAll: "read_write" })).plaintext;
+    const big = "a".repeat(990_000); // stored as 990,002 bytes of JSON
+    expect((await post(`/v2/${endpoint}/run`, key, { input: big })).status).toBe(200);
+    expect((await post(`/v2/${endpoint}/run`, key, { input: big })).status).toBe(200);
+    const before = await jobsSnapshot();
+    quotaRefusal(await post(`/v2/${endpoint}/run`, key, { input: big }), /\b2500000 bytes\b/);
+    // 1,980,004 bytes queued; 519,996 left. 260,000 × é is 520,002 bytes but only 260,002
+    // characters: refused, as a count of characters would not.
+    quotaRefusal(await post(`/v2/${endpoint}/run`, key, { input: "é".repeat(260_000) }), /\b2500000 bytes\b/);
+    expect(await jobsSnapshot()).toEqual(before);
+    // 2 + 519,992 + 2 = 519,996 bytes: exactly the limit.
+    expect((await post(`/v2/${endpoint}/run`, key, { input: `${"é".repeat(259_996)}aa` })).status).toBe(200);
+    quotaRefusal(await post(`/v2/${endpoint}/run`, key, { input: 1 }), /\b2500000 bytes\b/);
   });
 });
 

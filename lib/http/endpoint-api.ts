@@ -1,5 +1,5 @@
 import { getDataPlane } from "@/lib/dal/data-plane";
-import { FINISHED_STATUSES, type JobRow } from "@/lib/dal/jobs";
+import { FINISHED_STATUSES, type JobQuotaExceeded, type JobRow } from "@/lib/dal/jobs";
 import { decide, readBearerToken } from "@/lib/verify/verifier";
 import { noteDecision, withAccessLog } from "./access-log";
 import { apiError, jsonResponse, unavailable } from "./api-error";
@@ -57,6 +57,15 @@ function jobBody(job: JobRow): Record<string, unknown> {
   return body;
 }
 
+/** 429: which quota, and its limit, so a client knows what to wait for. */
+function quotaExceeded(refusal: JobQuotaExceeded): Response {
+  const which =
+    refusal.quota === "jobs"
+      ? `at most ${refusal.limit} unfinished (queued or running) jobs`
+      : `at most ${refusal.limit} bytes of input across its unfinished (queued or running) jobs, and this job would go past it`;
+  return apiError("JOB_QUOTA_EXCEEDED", `Job quota exceeded: an account may have ${which}. Retry once some have finished, or cancel queued jobs.`);
+}
+
 /**
  * The endpoint API (`/v2/{endpointId}/…`), Runpod-compatible, as a plain Fetch handler served by
  * Next.js route handlers and by the standalone gateway alike. Every route is decided by the one
@@ -110,7 +119,9 @@ async function endpointApi(request: Request): Promise<Response> {
         if (typeof payload !== "object" || payload === null || Array.isArray(payload) || !("input" in payload) || payload.input === undefined) {
           return apiError("BAD_REQUEST", "The body must be a JSON object with an `input` field.");
         }
-        const job = await jobs.enqueue(accountId, endpointId, JSON.stringify(payload.input), Date.now());
+        const queued = await jobs.enqueue(accountId, endpointId, JSON.stringify(payload.input), Date.now());
+        if (!queued.ok) return quotaExceeded(queued);
+        const job = queued.value;
         worker.wake();
         if (action === "run") return jsonResponse({ id: job.id, status: job.status });
         return jsonResponse(jobBody(await waitFinished(job, waitMs)));
@@ -143,9 +154,9 @@ async function endpointApi(request: Request): Promise<Response> {
         return jsonResponse({ id: after.id, status: after.status });
       }
       case "retry": {
-        if (!(await jobs.retry(accountId, endpointId, id))) {
-          return apiError("BAD_REQUEST", `Only failed, cancelled or timed-out jobs can be retried; this one is ${job.status}.`);
-        }
+        const retried = await jobs.retry(accountId, endpointId, id);
+        if (!retried.ok && retried.code === "JOB_QUOTA_EXCEEDED") return quotaExceeded(retried);
+        if (!retried.ok) return apiError("BAD_REQUEST", `Only failed, cancelled or timed-out jobs can be retried; this one is ${job.status}.`);
         worker.wake();
         return jsonResponse({ id, status: "IN_QUEUE" });
       }

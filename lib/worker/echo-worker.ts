@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * The built-in worker: output = input, IN_QUEUE → IN_PROGRESS → COMPLETED. Every server process
  * runs one; claiming a job is one atomic UPDATE, so processes sharing a database never run a job
- * twice. Jobs queued by another process are picked up at the next poll.
+ * twice, and accounts take turns. Jobs queued by another process are picked up at the next poll.
  */
 export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delayMs: number }): EchoWorker {
   // A job IN_PROGRESS this long was abandoned by a process that died: run it again.
@@ -27,6 +27,8 @@ export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delay
   // A job taken but not yet completed: if completing it fails (database locked), claimNext will
   // never hand it out again, so the next drain completes it first.
   let taken: { id: string; input: string } | undefined;
+  // The account served last: claims take accounts in turn after it (lib/dal/jobs.ts claimNext).
+  let lastAccountId: string | null = null;
 
   async function finish(job: { id: string; input: string }) {
     taken = job;
@@ -47,7 +49,12 @@ export function startEchoWorker(jobs: JobStore, options: { pollMs: number; delay
         again = false;
         // Checked before claiming: a stopped worker must not take a job it will never finish
         // (it would stay IN_PROGRESS for ever); a job already taken is still completed.
-        const next = () => (stopped ? Promise.resolve(undefined) : jobs.claimNext(Date.now(), Date.now() - staleAfterMs));
+        const next = async () => {
+          if (stopped) return undefined;
+          const job = await jobs.claimNext(Date.now(), Date.now() - staleAfterMs, lastAccountId);
+          if (job) lastAccountId = job.accountId;
+          return job;
+        };
         if (taken) await finish(taken);
         for (let job = await next(); job; job = await next()) await finish(job);
       } while (again && !stopped);
