@@ -1,6 +1,6 @@
 import { countRows, rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/lib/dal/test-database";
 import { randomInt } from "node:crypto";
-import { buildSchema, getIntrospectionQuery, isInputObjectType, isObjectType, type GraphQLSchema } from "graphql";
+import { buildSchema, getIntrospectionQuery, isInputObjectType, isObjectType, parse, type GraphQLSchema } from "graphql";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as route from "@/app/graphql/route";
@@ -12,7 +12,8 @@ import { createEndpoint } from "@/lib/dal/endpoints";
 import { createPod } from "@/lib/dal/pods";
 import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
 import type { AccessLevel } from "@/lib/scopes/levels";
-import { createGraphqlHandler, GRAPHQL_LIMITS, graphqlSchema, handleGraphqlRequest } from "./graphql-api";
+import { createGraphqlHandler, graphqlSchema, handleGraphqlRequest } from "./graphql-api";
+import { GRAPHQL_LIMITS } from "./graphql-limits";
 
 // Read before the first database call (readEnv caches): a write waiting for another
 // connection's lock gives up quickly, so the 503 test does not take the default 2 s.
@@ -592,7 +593,105 @@ describe("limits", () => {
   });
 
   it("refuses a document of more tokens than any legitimate one needs", async () => {
-    expectBadRequest(await gql(keys.read, `{ pods { id } } ${"fragment F on Query { pods { id } } ".repeat(1000)}`), /tokens/);
+    const query = `{ pods { id } } ${"fragment F on Query { pods { id } } ".repeat(600)}`;
+    expect(Buffer.byteLength(query)).toBeLessThan(GRAPHQL_LIMITS.maxQueryBytes);
+    expectBadRequest(await gql(keys.read, query), /more that 5000 tokens/);
+  });
+});
+
+describe("document limits: the whole document is bounded, and only what would run is validated", () => {
+  const named = (count: number, from = 0) => Array.from({ length: count }, (_, i) => `query Q${from + i} { __typename }`).join(" ");
+  const fragments = (count: number) => Array.from({ length: count }, (_, i) => `fragment F${i} on User { id }`).join(" ");
+  // The attack from the review: one small named operation and ~1,240 unused ones in about 17 KB,
+  // under the token limit. One of the unused operations is invalid: an error about it would mean
+  // graphql-js validated it.
+  const ATTACK = `query Run { pods { id } } query Bad { apiKeys { id } } ${"{__typename} ".repeat(1240)}`;
+  const { maxOperations, maxFragments, maxDefinitions, maxQueryBytes } = GRAPHQL_LIMITS;
+  const padTo = (query: string, bytes: number, pad = " ") => query + pad.repeat((bytes - Buffer.byteLength(query)) / Buffer.byteLength(pad));
+
+  it("the documents below are what their labels say", () => {
+    // The attack gets past the body, byte and token limits: only the operations limit stops it.
+    expect(Buffer.byteLength(ATTACK)).toBeGreaterThan(16_000);
+    expect(Buffer.byteLength(ATTACK)).toBeLessThan(maxQueryBytes);
+    expect(parse(ATTACK, { maxTokens: GRAPHQL_LIMITS.maxTokens }).definitions).toHaveLength(1242);
+    expect(Buffer.byteLength(padTo("{ pods { id } }", maxQueryBytes))).toBe(maxQueryBytes);
+    expect(Buffer.byteLength(padTo("{ pods { id } } ##", maxQueryBytes, "é"))).toBe(maxQueryBytes);
+  });
+
+  const refused: [string, string, string | undefined, RegExp][] = [
+    ["the attack document, operationName picking the small one", ATTACK, "Run", /^Too many operations: at most 20 per document\.$/],
+    ["the attack document without operationName", ATTACK, undefined, /^Too many operations: at most 20/],
+    [`${maxOperations + 1} named operations`, named(maxOperations + 1), "Q0", /^Too many operations: at most 20/],
+    [`${maxFragments + 1} fragments, one of them invalid`, `{ myself { ...F0 } } ${fragments(maxFragments)} fragment Bad on User { nope }`, undefined, /^Too many fragments: at most 50 per document\.$/],
+    [
+      `${maxDefinitions + 1} definitions (15 operations, 46 fragments), one of them invalid`,
+      `query Run { myself { ...F0 } } ${named(14)} ${fragments(45)} fragment Bad on User { nope }`,
+      "Run",
+      /^Too many definitions: at most 60 operations and fragments per document\.$/,
+    ],
+    ["a query string one byte over the limit", padTo("{ pods { id } }", maxQueryBytes + 1), undefined, /^Query too long: at most 32768 bytes per document\.$/],
+    // 16,384 two-byte characters: under the limit in UTF-16 code units, over it in bytes.
+    ["a query string over the limit in UTF-8 bytes", `{ pods { id } } # ${"é".repeat(maxQueryBytes / 2)}`, undefined, /^Query too long/],
+    ["a type definition beside the operation", "{ pods { id } } type Foo { a: Int }", undefined, /^The "Foo" definition is not executable\.$/],
+    ["an anonymous operation beside the named one that runs", "query Run { pods { id } } { myself { id } }", "Run", /^This anonymous operation must be the only defined operation\.$/],
+    ["two operations of the same name", "query Q { pods { id } } query Q { myself { id } }", "Q", /^There can be only one operation named "Q"\.$/],
+    ["two fragments of the same name, both spread", "{ myself { ...F } } fragment F on User { id } fragment F on User { email }", undefined, /only one fragment named "F"/],
+    ["an invalid fragment the operation spreads through another", "{ myself { ...A } } fragment A on User { id ...B } fragment B on User { apiKeys }", undefined, /Cannot query field "apiKeys"/],
+    ["an invalid fragment spread inside an inline fragment", "{ myself { ... on User { ...B } } } fragment B on User { nope }", undefined, /Cannot query field "nope"/],
+  ];
+
+  it.each(refused)("%s → 400 naming the problem for a read key", async (_label, query, operationName, message) => {
+    const reply = await gql(keys.read, query, { operationName });
+    expectBadRequest(reply, message);
+    expect(reply.json.errors).toHaveLength(1);
+  });
+
+  it.each(refused)("%s → the key's denial, not the limit, for a caller without GraphQL read", async (_label, query, operationName) => {
+    expectApiError(await gql(null, query, { operationName }), 401, "UNAUTHENTICATED");
+    expectApiError(await gql(keys.disabled, query, { operationName }), 401, "KEY_DISABLED");
+    expectApiError(await gql(keys.none, query, { operationName }), 403, "INSUFFICIENT_SCOPE");
+  });
+
+  it("authorizes the operation that would run before describing the document: a read key's mutation gets 403", async () => {
+    const oversized = `mutation Make { podCreate(input: {name: "never"}) { id } } ${named(maxOperations)}`;
+    const before = await rowCounts(accountA);
+    expectApiError(await gql(keys.read, oversized, { operationName: "Make" }), 403, "INSUFFICIENT_SCOPE");
+    expectBadRequest(await gql(keys.readWrite, oversized, { operationName: "Make" }), /Too many operations/);
+    expect(await rowCounts(accountA)).toEqual(before);
+  });
+
+  it("refuses a mutation hiding behind a query of the same name, whichever key, and runs nothing", async () => {
+    const document = 'query Q { pods { id } } mutation Q { podCreate(input: {name: "hidden"}) { id } }';
+    const before = await rowCounts(accountA);
+    for (const key of [keys.read, keys.readWrite]) expectBadRequest(await gql(key, document, { operationName: "Q" }), /only one operation named "Q"/);
+    expect(await rowCounts(accountA)).toEqual(before);
+  });
+
+  // Expected data as thunks: the account ids are known only once `beforeAll` has run.
+  const pods = () => ({ pods: expect.any(Array) });
+  const me = () => ({ myself: { id: accountA } });
+  const chain = (count: number) => Array.from({ length: count }, (_, i) => `fragment F${i} on User { id ${i + 1 < count ? `...F${i + 1}` : ""} }`).join(" ");
+  const spreads = (count: number) => Array.from({ length: count }, (_, i) => `...F${i}`).join(" ");
+  const accepted: [string, string, string | undefined, () => Json][] = [
+    ["an invalid operation that does not run", "query Run { pods { id } } query Bad { apiKeys { id } }", "Run", pods],
+    ["an invalid fragment nothing spreads", "query { myself { ...Used } } fragment Used on User { id } fragment Unused on User { apiKeys { id } }", undefined, me],
+    ["a fragment only another operation spreads", "query Mine { myself { ...F } } query Pods { pods { id } } fragment F on User { id }", "Pods", pods],
+    ["several operations, operationName picking one", 'query Pods { pods { id } } query Me { myself { id } } mutation Make { podCreate(input: {name: "never"}) { id } }', "Me", me],
+    [
+      `${maxOperations} operations and ${maxDefinitions - maxOperations} fragments, a chain the one that runs spreads`,
+      `${named(maxOperations - 1, 1)} query Q0 { myself { ...F0 } } ${chain(maxDefinitions - maxOperations)}`,
+      "Q0",
+      me,
+    ],
+    [`${maxFragments} fragments`, `{ myself { ${spreads(maxFragments)} } } ${fragments(maxFragments)}`, undefined, me],
+    ["a query string of exactly the limit", padTo("{ pods { id } }", maxQueryBytes), undefined, pods],
+    ["a query string of exactly the limit in UTF-8 bytes", padTo("{ pods { id } } ##", maxQueryBytes, "é"), undefined, pods],
+  ];
+
+  it.each(accepted)("%s → 200", async (_label, query, operationName, expected) => {
+    const reply = await gql(keys.read, query, { operationName });
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ data: expected() });
   });
 });
 
@@ -682,5 +781,40 @@ describe("app/graphql/route.ts", () => {
   it("serves every method with the same handler", () => {
     for (const method of ["POST", "GET", "PUT", "PATCH", "DELETE", "OPTIONS"] as const) expect(route[method]).toBe(handleGraphqlRequest);
     expect(route.dynamic).toBe("force-dynamic");
+  });
+});
+
+describe("names: the one rule in lib/names.ts", () => {
+  const SAVE = "mutation ($input: EndpointInput!) { saveEndpoint(input: $input) { id name } }";
+  const POD = "mutation ($input: PodInput!) { podCreate(input: $input) { id name } }";
+
+  it.each([
+    ["a bidi override", "invoice\u202Egpj.exe", "Name can't contain text-direction characters."],
+    ["zero-width and no-break spaces only", "\u200B\u00A0\u200D\u00A0", "Name can't be blank or invisible."],
+    ["a control character", "billing\u0000admin", "Name can't contain control characters."],
+  ])("saveEndpoint and podCreate refuse %s with a BAD_REQUEST error, storing nothing", async (_label, name, message) => {
+    const before = await rowCounts(accountA);
+    for (const mutation of [SAVE, POD]) {
+      const reply = await gql(keys.readWrite, mutation, { variables: { input: { name } } });
+      expect(reply.json.data).toBeNull();
+      expect(reply.json.errors).toEqual([expect.objectContaining({ message, extensions: { code: "BAD_REQUEST" } })]);
+    }
+    expect(await rowCounts(accountA)).toEqual(before);
+  });
+
+  it("saveEndpoint refuses to rename to a bidi name and leaves the endpoint as it was", async () => {
+    const id = await newEndpointId(accountA, "stays-put");
+    const reply = await gql(keys.readWrite, SAVE, { variables: { input: { id, name: "a\u2067b" } } });
+    expect(reply.json.errors).toEqual([expect.objectContaining({ message: "Name can't contain text-direction characters.", extensions: { code: "BAD_REQUEST" } })]);
+    expect(await rawRows("SELECT name FROM endpoints WHERE id = ?", [id])).toEqual([{ name: "stays-put" }]);
+  });
+
+  it("saveEndpoint and podCreate store and answer the NFC, trimmed form", async () => {
+    const endpoint = await gql(keys.readWrite, SAVE, { variables: { input: { name: "\u200B\u00A0cafe\u0301\u3000" } } });
+    expect(endpoint.json.data.saveEndpoint.name).toBe("caf\u00E9");
+    expect(await rawRows("SELECT name FROM endpoints WHERE id = ?", [endpoint.json.data.saveEndpoint.id])).toEqual([{ name: "caf\u00E9" }]);
+    const pod = await gql(keys.readWrite, POD, { variables: { input: { name: "\uFEFFpo\u0301d " } } });
+    expect(pod.json.data.podCreate.name).toBe("p\u00F3d");
+    expect(await rawRows("SELECT name FROM pods WHERE id = ?", [pod.json.data.podCreate.id])).toEqual([{ name: "p\u00F3d" }]);
   });
 });

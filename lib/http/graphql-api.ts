@@ -15,10 +15,7 @@ import {
   validate,
   type DocumentNode,
   type ExecutionResult,
-  type FragmentDefinitionNode,
   type GraphQLFormattedError,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
 } from "graphql";
 import { z } from "zod";
 import { findAccountById, type AccountDto } from "@/lib/dal/accounts";
@@ -30,22 +27,10 @@ import type { DalResult } from "@/lib/dal/result";
 import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
 import { noteDecision, withAccessLog } from "@/lib/http/access-log";
 import { apiError, jsonResponse, unavailable } from "@/lib/http/api-error";
+import { findDocumentViolation, findLimitViolation, findQuerySizeViolation, GRAPHQL_LIMITS, selectExecutable } from "@/lib/http/graphql-limits";
 import { readJsonBody } from "@/lib/http/read-body";
 import { nameSchema } from "@/lib/names";
 import { decide, readBearerToken, type Decision, type KeyStore } from "@/lib/verify/verifier";
-
-export const GRAPHQL_LIMITS = {
-  maxBodyBytes: 100 * 1024,
-  // Bounds parsing and validation (some graphql-js rules are quadratic) before any other check;
-  // the standard introspection query is under 400 tokens.
-  maxTokens: 5_000,
-  maxDepth: 8,
-  maxFields: 200,
-  maxRootFields: 10,
-  // `__schema` / `__type` subtrees: exempt from depth and `maxFields` (the standard introspection
-  // query is 15 deep and 220 fields), bounded by this budget and graphql-js's list-depth rule.
-  maxIntrospectionFields: 500,
-} as const;
 
 // ---------------------------------------------------------------------------------------------
 // Schema. Every resolver reads and writes only `context.accountId`, the verified key's account.
@@ -181,64 +166,6 @@ const mutationType = new GraphQLObjectType<unknown, GraphqlContext>({
 export const graphqlSchema = new GraphQLSchema({ query: queryType, mutation: mutationType });
 
 // ---------------------------------------------------------------------------------------------
-// Limits, on the AST of the operation that would run, fragments expanded.
-
-class LimitExceeded extends Error {}
-
-/** The first limit the operation exceeds, or null. Safe on documents that have not been validated. */
-export function findLimitViolation(document: DocumentNode, operation: OperationDefinitionNode): string | null {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  }
-  const counts = { root: 0, fields: 0, introspection: 0 };
-  const spreading = new Set<string>();
-
-  // Stops at the first excess, so the work is bounded by the limits, not by how many times
-  // fragments would expand. Every path ends in a field once cycles are refused.
-  function visit(selectionSet: SelectionSetNode, depth: number, inIntrospection: boolean): void {
-    for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) {
-        const name = selection.name.value;
-        const introspection = inIntrospection || name === "__schema" || name === "__type";
-        if (depth === 1 && ++counts.root > GRAPHQL_LIMITS.maxRootFields) {
-          throw new LimitExceeded(`Too many root fields: at most ${GRAPHQL_LIMITS.maxRootFields} per operation.`);
-        }
-        if (introspection) {
-          if (++counts.introspection > GRAPHQL_LIMITS.maxIntrospectionFields) {
-            throw new LimitExceeded(`Introspection too large: at most ${GRAPHQL_LIMITS.maxIntrospectionFields} introspection fields per operation.`);
-          }
-        } else {
-          if (depth > GRAPHQL_LIMITS.maxDepth) throw new LimitExceeded(`Query too deep: at most ${GRAPHQL_LIMITS.maxDepth} levels of fields.`);
-          if (++counts.fields > GRAPHQL_LIMITS.maxFields) {
-            throw new LimitExceeded(`Too many fields: at most ${GRAPHQL_LIMITS.maxFields} field selections per operation, with fragments expanded.`);
-          }
-        }
-        if (selection.selectionSet) visit(selection.selectionSet, depth + 1, introspection);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        visit(selection.selectionSet, depth, inIntrospection);
-      } else {
-        const name = selection.name.value;
-        const fragment = fragments.get(name);
-        if (!fragment) continue; // reported by validation
-        if (spreading.has(name)) throw new LimitExceeded(`Cannot spread fragment "${name}" within itself.`);
-        spreading.add(name);
-        visit(fragment.selectionSet, depth, inIntrospection);
-        spreading.delete(name);
-      }
-    }
-  }
-
-  try {
-    visit(operation.selectionSet, 1, false);
-    return null;
-  } catch (error) {
-    if (error instanceof LimitExceeded) return error.message;
-    throw error;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // GraphQL over HTTP.
 
 type GraphqlParams = { query: string; variables: Record<string, unknown> | undefined; operationName: string | undefined };
@@ -318,7 +245,9 @@ export type GraphqlHandlerOptions = { loadKeyStore?: () => Promise<KeyStore> };
 /**
  * `POST /graphql` as a plain Fetch handler. Nothing about the document is said to a caller the
  * verifier has not accepted, and the operation that would run is authorized (query → read,
- * mutation → read_write) before it is checked against the limits, validated or executed.
+ * mutation → read_write) before it is checked against the limits, validated or executed. The
+ * whole document is bounded before any validation, and only that operation and the fragments it
+ * spreads are validated and executed.
  */
 export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (request: Request) => Promise<Response> {
   const loadKeyStore = options.loadKeyStore ?? (async () => (await getDataPlane()).keyStore);
@@ -338,6 +267,8 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
       const body = await readParams(request);
       if (!body.ok) return await refuse([body.message]);
       const { query, variables, operationName } = body.params;
+      const tooLong = findQuerySizeViolation(query);
+      if (tooLong) return await refuse([tooLong]);
 
       let document: DocumentNode;
       try {
@@ -346,21 +277,26 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
         if (error instanceof GraphQLError) return await refuse([error]);
         throw error;
       }
-      // The same selection `execute` makes below, so the gate and what runs cannot differ.
       const operation = getOperationAST(document, operationName);
-      if (!operation) return await refuse([operationProblem(document, operationName)]);
+      // A document over the limits is refused as such even when no operation can be picked from it.
+      if (!operation) return await refuse([findDocumentViolation(document) ?? operationProblem(document, operationName)]);
       if (operation.operation === "subscription") return await refuse(["Subscriptions are not supported."]);
 
       const decision = await authorize(operation.operation === "mutation" ? "read_write" : "read");
       if (!decision.ok) return apiError(decision.code);
 
-      const violation = findLimitViolation(document, operation);
+      const documentViolation = findDocumentViolation(document);
+      if (documentViolation) return badRequest([documentViolation]);
+      // Only what would run is checked, validated and executed: the cost of validation follows the
+      // per-operation limits, and the operation authorized above is the only one `execute` can pick.
+      const executable = selectExecutable(document, operation);
+      const violation = findLimitViolation(executable, operation);
       if (violation) return badRequest([violation]);
-      const errors = validate(graphqlSchema, document);
+      const errors = validate(graphqlSchema, executable);
       if (errors.length > 0) return badRequest(errors);
 
       const contextValue: GraphqlContext = { accountId: decision.accountId, actor: { type: "api_key", keyId: decision.keyId } };
-      return respond(await execute({ schema: graphqlSchema, document, operationName, variableValues: variables, contextValue }));
+      return respond(await execute({ schema: graphqlSchema, document: executable, operationName, variableValues: variables, contextValue }));
     } catch (error) {
       // The key store or the database failed outside a resolver: a 503 the client may retry.
       return unavailable(error);
