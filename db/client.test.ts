@@ -1,5 +1,6 @@
 import { rawRows, removeTestDatabase, testDatabaseDir, testDatabaseUrl } from "@/lib/dal/test-database";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Client, Transaction } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,37 @@ async function schemaState(client: Pick<Client, "execute">) {
     migrations: await rowsOf("SELECT hash, created_at FROM __drizzle_migrations ORDER BY id"),
   };
 }
+
+describe("file permissions", () => {
+  const modeOf = (file: string) => statSync(file).mode & 0o777;
+
+  it("creates the database, its -wal and -shm files 0600 in a 0700 folder: they hold password hashes", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "keyscope-mode-"));
+    const file = path.join(root, "fresh", "keyscope.db");
+    const fresh = openDatabase(`file:${file}`, { busyTimeoutMs: 250 });
+    try {
+      await migrateDatabase(fresh, `file:${file}`);
+      await fresh.$client.execute("SELECT count(*) FROM accounts");
+      expect(modeOf(path.dirname(file))).toBe(0o700);
+      for (const created of [file, `${file}-wal`, `${file}-shm`]) expect([created, modeOf(created)]).toEqual([created, 0o600]);
+    } finally {
+      fresh.$client.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves the mode of an existing database file as its operator set it", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "keyscope-mode-"));
+    const file = path.join(root, "existing.db");
+    writeFileSync(file, "", { mode: 0o640 });
+    try {
+      openDatabase(`file:${file}`, { busyTimeoutMs: 250 }).$client.close();
+      expect(modeOf(file)).toBe(0o640);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("getDb", () => {
   it("uses DATABASE_URL and returns one client per process", async () => {

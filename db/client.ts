@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { createClient, type Client } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
@@ -17,9 +17,9 @@ const globalForDb = globalThis as unknown as { keyscopeDb?: Handle };
 
 export function openDatabase(url: string, options: { authToken?: string; busyTimeoutMs: number }): Database {
   const filePath = filePathOf(url);
-  if (filePath && filePath !== ":memory:") mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
   // In-memory databases have no other process to wait for (and one connection only).
   const onDisk = filePath !== null && filePath !== ":memory:" && !/[?&]mode=memory\b/.test(url);
+  if (onDisk) createPrivately(path.resolve(filePath));
   if (!onDisk) {
     const client = createClient({ url, authToken: options.authToken, timeout: options.busyTimeoutMs });
     return drizzle(client, { schema }) as Database;
@@ -29,6 +29,22 @@ export function openDatabase(url: string, options: { authToken?: string; busyTim
   // busyTimeoutMs (see db/busy-retry.ts).
   const raw = createClient({ url, timeout: Math.min(options.busyTimeoutMs, NATIVE_BUSY_TIMEOUT_MS) });
   return drizzle(new BusyRetryClient(raw, { busyTimeoutMs: options.busyTimeoutMs }), { schema }) as Database;
+}
+
+/**
+ * The database holds password hashes: a file created here is readable by its owner only (0600,
+ * in a 0700 folder when the folder is new too). SQLite gives the -wal and -shm files the mode of
+ * the database file. An existing file keeps the mode its operator gave it.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    // `wx`: create only. Never open (and close) an existing database file here: closing any
+    // descriptor of a file drops every POSIX lock this process holds on it, SQLite's included.
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
 }
 
 /** The process-wide database, migrated before first use. */
