@@ -19,14 +19,9 @@ export function proxy(request: NextRequest) {
 
 export const config = {
   matcher: [
-    {
-      // Pages only: the JSON APIs (/v2, /graphql, /api) get a static policy from next.config.ts,
-      // and static files need none. Prefetches carry no HTML.
-      source: "/((?!api|v2|graphql|_next/static|_next/image|favicon.ico).*)",
-      missing: [
-        { type: "header", key: "next-router-prefetch" },
-        { type: "header", key: "purpose", value: "prefetch" },
-      ],
-    },
+    // Pages only: the JSON APIs (/v2, /graphql, /api) get a static policy from next.config.ts,
+    // and static files need none. Prefetches included: a `Purpose: prefetch` request gets the
+    // whole page, and the browser may show it, so it carries its policy like any other.
+    "/((?!api|v2|graphql|_next/static|_next/image|favicon.ico).*)",
   ],
 };

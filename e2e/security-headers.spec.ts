@@ -164,25 +164,7 @@ async function postCredentials(baseURL: string, email: string, password: string,
   }
 }
 
-test.describe("session cookie behind a TLS-terminating proxy", () => {
-  test("X-Forwarded-Proto: https gives a __Secure- session cookie with Secure, HttpOnly and SameSite=Lax", async ({ page, baseURL }) => {
-    const email = await signUp(page);
-    const behindTls = await postCredentials(baseURL!, email, PASSWORD, { "X-Forwarded-Proto": "https" });
-    expect(behindTls.status).toBe(302);
-    const secure = behindTls.setCookies.find((value) => value.startsWith("__Secure-authjs.session-token="));
-    expect(secure, behindTls.setCookies.join("\n")).toBeDefined();
-    expect(secure).toMatch(/;\s*Secure/i);
-    expect(secure).toMatch(/;\s*HttpOnly/i);
-    expect(secure).toMatch(/;\s*SameSite=Lax/i);
-
-    const plain = await postCredentials(baseURL!, email, PASSWORD);
-    const insecure = plain.setCookies.find((value) => value.startsWith("authjs.session-token="));
-    expect(insecure, plain.setCookies.join("\n")).toBeDefined();
-    expect(insecure).not.toMatch(/;\s*Secure/i);
-    expect(insecure).toMatch(/;\s*HttpOnly/i);
-    expect(insecure).toMatch(/;\s*SameSite=Lax/i);
-  });
-});
+// Behind a TLS-terminating proxy (TRUST_PROXY): e2e/front-door.spec.ts.
 
 test.describe("sign-in rate limit", () => {
   const REFUSED = /^Too many sign-in attempts\. Try again in \d+ minutes?\.$/;

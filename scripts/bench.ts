@@ -2,7 +2,7 @@
 //
 //   (a) plain node:http answering a constant: this machine's ceiling
 //   (b) the gateway's GET /v2/{id}/health with a valid key (npm run start:gateway)
-//   (c) the Next.js app's same route (next start)
+//   (c) the Next.js app's same route (scripts/next-server.ts: next start behind the front door)
 //   (d) a Next.js route without authentication (/api/health): Next's own ceiling
 //   and, in one process, decide() over a database of 1k and of 100k keys.
 //
@@ -140,7 +140,7 @@ async function main() {
   const children = [
     start(process.execPath, ["-e", `require("node:http").createServer((q, s) => { s.writeHead(200, { "content-type": "application/json" }); s.end('{"status":"ok"}'); }).listen(3202, "127.0.0.1")`], env),
     start(path.join(root, "node_modules/.bin/tsx"), ["--conditions=react-server", "scripts/gateway.ts"], { ...env, GATEWAY_PORT: "3201" }),
-    start(path.join(root, "node_modules/.bin/next"), ["start", "-p", "3200", "-H", "127.0.0.1"], env),
+    start(path.join(root, "node_modules/.bin/tsx"), ["scripts/next-server.ts", "--port", "3200", "--hostname", "127.0.0.1"], env),
   ];
   const cleanup = () => {
     children.forEach(stop);

@@ -9,7 +9,7 @@ const port = process.argv[2] ?? "3100";
 const dataDir = path.join(root, ".e2e");
 rmSync(dataDir, { recursive: true, force: true });
 
-const server = spawn(path.join(root, "node_modules/.bin/next"), ["start", "-p", port, "-H", "127.0.0.1"], {
+const server = spawn(path.join(root, "node_modules/.bin/tsx"), ["scripts/next-server.ts", "--port", port, "--hostname", "127.0.0.1"], {
   cwd: root,
   stdio: "inherit",
   env: {

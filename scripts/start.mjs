@@ -8,8 +8,9 @@ import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
 const nextBin = path.join(root, "node_modules", ".bin", "next");
+const tsxBin = path.join(root, "node_modules", ".bin", "tsx");
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
-const SOURCES = ["app", "components", "lib", "db", "public", "instrumentation.ts", "next.config.ts", "package-lock.json", "postcss.config.mjs"];
+const SOURCES = ["app", "components", "lib", "db", "public", "instrumentation.ts", "proxy.ts", "next.config.ts", "package-lock.json", "postcss.config.mjs"];
 
 function newestMtime(entry) {
   if (!existsSync(entry)) return 0;
@@ -31,6 +32,7 @@ if (!built || sourcesChanged) {
 
 const port = process.env.PORT ?? "3000";
 const host = process.env.HOST ?? "127.0.0.1";
-const server = spawn(nextBin, ["start", "-p", port, "-H", host], { cwd: root, env, stdio: "inherit" });
+// `next start` behind the front door (scripts/next-server.ts): client addresses, malformed paths.
+const server = spawn(tsxBin, ["scripts/next-server.ts", "--port", port, "--hostname", host], { cwd: root, env, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
 server.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));

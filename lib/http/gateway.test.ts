@@ -1,6 +1,7 @@
 import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/lib/dal/test-database";
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
+import { getIntrospectionQuery } from "graphql";
 import runpodSdk from "runpod-sdk";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
@@ -10,6 +11,7 @@ import { createEndpoint } from "@/lib/dal/endpoints";
 import { hashKey } from "@/lib/keys/hash";
 import type { AccessLevel } from "@/lib/scopes/levels";
 import { routeRequest } from "./gateway";
+import { GRAPHQL_LIMITS } from "./graphql-limits";
 import { startTestGateway, type TestGateway } from "./test-gateway";
 
 vi.hoisted(() => {
@@ -178,6 +180,36 @@ describe("the other routes through the gateway", () => {
     expect(refused.status).toBe(403);
   });
 
+  // The document limits, on this host too (Next.js serves the very same handler).
+  const graphql = (key: string, body: unknown) =>
+    call("/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+  const ATTACK = `query Run { pods { id } } query Bad { apiKeys { id } } ${"{__typename} ".repeat(1240)}`;
+  const FRAGMENTS = Array.from({ length: GRAPHQL_LIMITS.maxFragments + 1 }, (_, i) => `fragment F${i} on User { id }`).join(" ");
+
+  it.each([
+    ["the attack document (a small operation and ~1,240 unused ones)", { query: ATTACK, operationName: "Run" }, /^Too many operations: at most 20 per document\.$/],
+    ["too many fragments", { query: `{ myself { ...F0 } } ${FRAGMENTS}` }, /^Too many fragments: at most 50 per document\.$/],
+    ["an over-long query", { query: `{ myself { id } }${" ".repeat(GRAPHQL_LIMITS.maxQueryBytes)}` }, /^Query too long: at most 32768 bytes per document\.$/],
+  ])("POST /graphql, %s → 400 naming the limit for a GraphQL read key, 403 for a key without", async (_label, body, message) => {
+    const refused = await graphql(rwKey, body);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.text)).toEqual({ error: { code: "BAD_REQUEST", message: expect.stringMatching(message) }, errors: [{ message: expect.stringMatching(message) }] });
+    const denied = await graphql(readKey, body);
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.text)).toEqual({ error: { code: "INSUFFICIENT_SCOPE", message: expect.any(String) } });
+    expect((await call("/healthz")).status).toBe(200);
+  });
+
+  it.each([
+    ["the standard introspection query", { query: getIntrospectionQuery() }, () => ({ __schema: expect.objectContaining({ types: expect.arrayContaining([expect.objectContaining({ name: "Pod" })]) }) })],
+    ["an invalid operation that does not run", { query: "query Run { myself { id } } query Bad { apiKeys { id } }", operationName: "Run" }, () => ({ myself: { id: accountId } })],
+    ["operationName picking one of several", { query: "query A { pods { id } } query B { myself { id } }", operationName: "B" }, () => ({ myself: { id: accountId } })],
+  ])("POST /graphql, %s → 200", async (_label, body, expected) => {
+    const reply = await graphql(rwKey, body);
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.text)).toEqual({ data: expected() });
+  });
+
   it("401 through the gateway keeps its headers", async () => {
     const reply = await call(`/v2/${endpointId}/health`, { headers: { authorization: "Basic abc" } });
     expect(reply.status).toBe(401);
@@ -259,6 +291,43 @@ describe("the other routes through the gateway", () => {
   });
 });
 
+/** One raw HTTP/1.1 exchange on a fresh connection: what a client sends, byte for byte. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.end(text));
+    let data = "";
+    socket.on("data", (chunk) => (data += chunk.toString()));
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+  });
+}
+
+// The same front door as the Next.js app (lib/http/front-door.ts; e2e/front-door.spec.ts holds
+// the same table against Next).
+describe("the gateway's front door", () => {
+  it.each(["/v2/%ff/health", "/graphql%ff", "/api/v1/keys/%E0%A4%A", "/%"])("a malformed path %s is a 400 JSON error", async (path) => {
+    const reply = await call(path, { headers: { authorization: `Bearer ${rwKey}` } });
+    expect(reply.status).toBe(400);
+    expect(JSON.parse(reply.text)).toEqual({ error: { code: "BAD_REQUEST", message: "The request path is not valid percent-encoding." } });
+    expect(reply.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(reply.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it.each([
+    ["the valid key first", () => [rwKey, "rpa_x"]],
+    ["the valid key last", () => ["rpa_x", rwKey]],
+    ["the valid key twice", () => [rwKey, rwKey]],
+  ])("two Authorization headers (%s) are refused 401, never one of them picked", async (_label, keys) => {
+    const [first, second] = keys();
+    const raw = await rawExchange(
+      gateway!.port,
+      `GET /v2/${endpointId}/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(raw).toMatch(/^HTTP\/1\.1 401 /);
+    expect(raw).toContain('"code":"UNAUTHENTICATED"');
+  });
+});
+
 // `npm run start:gateway` as its own process on the same database: what another process changes
 // applies there at once, and SIGTERM / SIGINT flush the last-used dates it batched.
 describe("the standalone gateway process", () => {
@@ -311,4 +380,44 @@ describe("the standalone gateway process", () => {
       if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
     }
   }, 30_000);
+});
+
+// Issue 7: one account cannot slow another through jobs. At the default quota, through the gateway.
+describe("per-account job quota through the gateway", () => {
+  async function accountWithKey(label: string) {
+    const account = await createAccount(uniqueEmail(label), `password-${label}-123`);
+    if (!account.ok) throw new Error("setup: account");
+    const endpoint = await createEndpoint(account.value.id, label, { type: "dashboard" });
+    if (!endpoint.ok) throw new Error("setup: endpoint");
+    return { accountId: account.value.id, endpointId: endpoint.value.id, key: await newKey(account.value.id, "none", "read_write") };
+  }
+  const submit = (path: string, key: string, input: unknown) =>
+    call(path, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ input }) });
+  const jobCount = async (accountId: string) => Number((await rawRows("SELECT count(*) AS n FROM jobs WHERE account_id = ?", [accountId]))[0]?.n);
+
+  it("at JOB_QUEUE_MAX_PER_ACCOUNT unfinished jobs: 429 JOB_QUOTA_EXCEEDED with Retry-After and no-store, nothing written; another account is served", async () => {
+    const { readEnv } = await import("@/lib/env");
+    const limit = readEnv().JOB_QUEUE_MAX_PER_ACCOUNT;
+    const plane = await getDataPlane();
+    plane.worker.stop(); // nothing finishes: the queue stays full
+    const full = await accountWithKey("quota-full");
+    await plane.sql.run(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
+       INSERT INTO jobs (id, account_id, endpoint_id, status, input, created_at) SELECT 'quota-' || i, ?1, ?2, 'IN_QUEUE', '{}', ?4 FROM n`,
+      [full.accountId, full.endpointId, limit - 1, Date.now()],
+    );
+    expect((await submit(`/v2/${full.endpointId}/run`, full.key, "the last place")).status).toBe(200);
+    for (const path of [`/v2/${full.endpointId}/run`, `/v2/${full.endpointId}/runsync?wait=100`]) {
+      const refused = await submit(path, full.key, "one too many");
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+      expect(refused.headers.get("cache-control")).toBe("no-store");
+      expect(refused.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(JSON.parse(refused.text)).toEqual({ error: { code: "JOB_QUOTA_EXCEEDED", message: expect.stringContaining(`at most ${limit} unfinished`) } });
+    }
+    expect(await jobCount(full.accountId)).toBe(limit);
+    const other = await accountWithKey("quota-other");
+    expect((await submit(`/v2/${other.endpointId}/run`, other.key, "mine")).status).toBe(200);
+    expect(await jobCount(other.accountId)).toBe(1);
+  });
 });

@@ -3,7 +3,9 @@ import { Readable } from "node:stream";
 import { handleEndpointApi } from "./endpoint-api";
 import { handleGraphqlRequest } from "./graphql-api";
 import { handleVerifyApi } from "./verify-api";
+import { readEnv } from "@/lib/env";
 import { apiError } from "./api-error";
+import { admitRequest, type FrontDoorOptions } from "./front-door";
 
 type FetchHandler = (request: Request) => Promise<Response>;
 
@@ -16,8 +18,14 @@ export function routeRequest(pathname: string): FetchHandler | null {
 }
 
 function toRequest(req: IncomingMessage, origin: string): Request {
+  // From req.headers, as the front door left them (forwarding headers dropped or checked,
+  // duplicate Authorization headers joined), not from the raw ones.
   const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
   return new Request(origin + (req.url ?? "/"), {
     method: req.method,
@@ -28,21 +36,19 @@ function toRequest(req: IncomingMessage, origin: string): Request {
   } as RequestInit);
 }
 
-async function send(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
+async function send(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
   const body = Buffer.from(await response.arrayBuffer());
   headers["content-length"] = String(body.byteLength);
-  // Answered before the body was all read (too large, or refused first): the rest of it is still
-  // on the wire, and a kept-alive connection would hang the client's next request behind it.
-  if (!req.complete) headers.connection = "close";
   res.writeHead(response.status, headers);
   res.end(body);
 }
 
 /** The standalone data plane: a plain node:http server around the Fetch handlers. */
-export function createGatewayServer(): Server {
+export function createGatewayServer(frontDoor: FrontDoorOptions = { trustedProxies: readEnv().TRUST_PROXY }): Server {
   return createServer((req, res) => {
+    if (!admitRequest(req, res, frontDoor)) return;
     // Not the Host header: it is the client's to choose, and one that is not a valid host made
     // `new Request` throw here, outside any promise, taking the process down. Handlers read only
     // the path and query.
@@ -55,8 +61,8 @@ export function createGatewayServer(): Server {
     const handler = routeRequest(pathname);
     const respond = handler ? Promise.resolve().then(() => handler(toRequest(req, origin))) : Promise.resolve(apiError("NOT_FOUND", "No such route."));
     respond
-      .then((response) => send(req, res, response))
-      .catch(() => send(req, res, apiError("UNAVAILABLE")))
+      .then((response) => send(res, response))
+      .catch(() => send(res, apiError("UNAVAILABLE")))
       .catch(() => res.destroy());
   });
 }

@@ -3,19 +3,19 @@ import { clientAddress, normalizeAddress } from "./client-address";
 
 describe("clientAddress", () => {
   it.each([
-    // [X-Forwarded-For as the app receives it, trusted proxies, bucket]
-    ["no header", null, 0, "unknown"],
-    ["empty header", " , ", 1, "unknown"],
-    ["next start filled in the socket address", "127.0.0.1", 0, "127.0.0.1"],
-    ["no proxy trusted, client sent a list: rightmost", "6.6.6.6, 5.5.5.5", 0, "5.5.5.5"],
-    ["one proxy that overwrites", "203.0.113.7", 1, "203.0.113.7"],
-    ["one proxy that appends: what the client typed is ignored", "6.6.6.6, 203.0.113.7", 1, "203.0.113.7"],
-    ["two proxies (CDN, load balancer)", "6.6.6.6, 203.0.113.7, 198.51.100.2", 2, "203.0.113.7"],
-    ["more proxies trusted than hops: the leftmost", "203.0.113.7", 3, "203.0.113.7"],
-    ["IPv6 socket address, per /64", "2001:db8:1:2:3:4:5:6", 0, "2001:db8:1:2::/64"],
-    ["IPv4-mapped IPv6", "::ffff:192.0.2.1", 0, "192.0.2.1"],
-  ])("%s", (_label, header, trusted, expected) => {
-    expect(clientAddress(header, trusted)).toBe(expected);
+    // [X-Forwarded-For as received, TCP peer, trusted proxies, client address]
+    ["no proxy trusted: the peer, whatever the header says", "6.6.6.6", "198.51.100.9", 0, "198.51.100.9"],
+    ["no proxy trusted, a list in the header: still the peer", "6.6.6.6, 5.5.5.5", "198.51.100.9", 0, "198.51.100.9"],
+    ["no proxy trusted, no header", null, "::1", 0, "::1"],
+    ["no peer (socket already gone)", "6.6.6.6", undefined, 0, "unknown"],
+    ["one proxy that overwrites", "203.0.113.7", "10.0.0.2", 1, "203.0.113.7"],
+    ["one proxy that appends: what the client typed is ignored", "6.6.6.6, 203.0.113.7", "10.0.0.2", 1, "203.0.113.7"],
+    ["two proxies (CDN, load balancer)", "6.6.6.6, 203.0.113.7, 198.51.100.2", "10.0.0.2", 2, "203.0.113.7"],
+    ["one proxy trusted but the request came straight in: the peer's own header is ignored", "", "203.0.113.7", 1, "203.0.113.7"],
+    ["more proxies trusted than hops: the leftmost", "203.0.113.7", "10.0.0.2", 3, "203.0.113.7"],
+    ["empty entries are skipped", " , 203.0.113.7 ,", "10.0.0.2", 1, "203.0.113.7"],
+  ])("%s", (_label, header, peer, trusted, expected) => {
+    expect(clientAddress(header, peer, trusted)).toBe(expected);
   });
 });
 

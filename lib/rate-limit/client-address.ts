@@ -1,23 +1,23 @@
-// Pure: which client address a request came from, for per-address rate limits.
+// Pure: which client address a request came from.
 //
-// Next.js gives server code no socket address. `next start` fills in `x-forwarded-for` with the
-// socket's address only when the request has none (base-server: `x-forwarded-for ??= remoteAddress`),
-// so the header is all there is. With `trustedProxies` = n, the nth entry from the right is the
-// address that the outermost trusted proxy saw: a proxy that appends keeps whatever a client
-// typed to the left, where it is ignored. With 0 (no proxy trusted) the rightmost entry is used:
-// the socket address, unless the client sent the header itself; then it can pick its own
-// bucket, which is why the per-email limit does not depend on this.
+// The TCP peer is the client unless TRUST_PROXY says that n proxies stand in front: then each of
+// them appended the address it saw to X-Forwarded-For, and the client is the address the
+// outermost trusted proxy saw — the nth hop from the right of [X-Forwarded-For…, peer]. Anything a
+// client typed into the header itself stands further left, where it is never read; with no proxy
+// trusted the header is not read at all.
 
 const UNKNOWN = "unknown";
 
-export function clientAddress(forwardedFor: string | null | undefined, trustedProxies: number): string {
+/** The client's address as it was seen (not normalised), or "unknown" when there is no peer. */
+export function clientAddress(forwardedFor: string | null | undefined, peerAddress: string | null | undefined, trustedProxies: number): string {
+  const peer = peerAddress?.trim() || UNKNOWN;
+  if (trustedProxies <= 0) return peer;
   const hops = (forwardedFor ?? "")
     .split(",")
     .map((hop) => hop.trim())
     .filter((hop) => hop.length > 0);
-  if (hops.length === 0) return UNKNOWN;
-  const index = Math.max(0, hops.length - Math.max(1, trustedProxies));
-  return normalizeAddress(hops[index]!);
+  hops.push(peer);
+  return hops[Math.max(0, hops.length - 1 - trustedProxies)]!;
 }
 
 /**

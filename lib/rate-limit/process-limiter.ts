@@ -1,7 +1,8 @@
 import "server-only";
 import { readEnv } from "@/lib/env";
 import { AuthLimiter, DEFAULT_AUTH_LIMITS } from "./auth-limiter";
-import { clientAddress } from "./client-address";
+import { CLIENT_ADDRESS_HEADER } from "@/lib/http/front-door";
+import { normalizeAddress } from "./client-address";
 
 const globalForLimiter = globalThis as unknown as { keyscopeAuthLimiter?: AuthLimiter };
 
@@ -19,7 +20,12 @@ export function getAuthLimiter(): AuthLimiter {
   return globalForLimiter.keyscopeAuthLimiter;
 }
 
-/** The client address of a request, from X-Forwarded-For as TRUST_PROXY says to read it. */
+/**
+ * The per-address bucket of a request: the client address that the front door decided on (TCP
+ * peer, or X-Forwarded-For as TRUST_PROXY says), which it sets on every request it admits. A
+ * request that did not come through the front door (a bare `next start`) has none and shares the
+ * "unknown" bucket: nothing a client sends can choose its bucket.
+ */
 export function requestClientAddress(headers: Pick<Headers, "get">): string {
-  return clientAddress(headers.get("x-forwarded-for"), readEnv().TRUST_PROXY);
+  return normalizeAddress(headers.get(CLIENT_ADDRESS_HEADER) ?? "unknown");
 }
