@@ -3,7 +3,7 @@
 // `next start` needs no separate step.
 export async function register() {
   if (process.env.NEXT_RUNTIME === "nodejs") {
-    const { getDataPlane } = await import("./lib/dal/data-plane");
+    const { getDataPlane } = await import("./lib/server/data-plane");
     await getDataPlane();
   }
 }

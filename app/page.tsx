@@ -1,5 +1,5 @@
 import { redirect } from "next/navigation";
-import { getCurrentAccount } from "@/lib/dal/session";
+import { getCurrentAccount } from "@/lib/auth/session";
 
 export default async function HomePage() {
   const account = await getCurrentAccount();

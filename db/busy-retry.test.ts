@@ -1,4 +1,4 @@
-import { removeTestDatabase, testDatabaseDir, testDatabasePath, uniqueEmail } from "@/lib/dal/test-database";
+import { removeTestDatabase, testDatabaseDir, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import path from "node:path";
 import { createClient } from "@libsql/client";
 import Database from "libsql";
@@ -9,9 +9,9 @@ import { createEndpoint, listEndpoints } from "@/lib/dal/endpoints";
 import { createKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder } from "@/lib/dal/last-used";
 import { DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "@/lib/dal/sql-runner";
-import { holdWriteLock, isDatabaseUnavailable, watchEventLoop, type LockHolder } from "@/lib/dal/test-lock-holder";
-import { hashKey } from "@/lib/keys/hash";
-import { decide } from "@/lib/verify/verifier";
+import { holdWriteLock, isDatabaseUnavailable, watchEventLoop, type LockHolder } from "@/testing/lock-holder";
+import { hashKey } from "@/lib/core/keys/hash";
+import { decide } from "@/lib/core/verify/verifier";
 import { BusyRetryClient, NATIVE_BUSY_TIMEOUT_MS, statementKind } from "./busy-retry";
 import { getDb, openDatabase, type Database as Db } from "./client";
 import { migrateDatabase } from "./migrate";

@@ -1,4 +1,4 @@
-import { rawRows, removeTestDatabase, testDatabaseDir, testDatabaseUrl } from "@/lib/dal/test-database";
+import { rawRows, removeTestDatabase, testDatabaseDir, testDatabaseUrl } from "@/testing/test-database";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";

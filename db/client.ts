@@ -2,8 +2,8 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { createClient, type Client } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
-import { readEnv } from "@/lib/env";
 import { BusyRetryClient, NATIVE_BUSY_TIMEOUT_MS } from "./busy-retry";
+import { readDatabaseConfig } from "./config";
 import { migrateDatabase } from "./migrate";
 import * as schema from "./schema";
 import { filePathOf } from "./url";
@@ -49,7 +49,7 @@ function createPrivately(file: string): void {
 
 /** The process-wide database, migrated before first use. */
 export async function getDb(): Promise<Database> {
-  const env = readEnv();
+  const env = readDatabaseConfig();
   let handle = globalForDb.keyscopeDb;
   if (!handle || handle.url !== env.DATABASE_URL) {
     const db = openDatabase(env.DATABASE_URL, { authToken: env.DATABASE_AUTH_TOKEN, busyTimeoutMs: env.DATABASE_BUSY_TIMEOUT_MS });

@@ -1,11 +1,11 @@
-import { removeTestDatabase, testDatabaseDir, testDatabasePath, testDatabaseUrl, uniqueEmail } from "@/lib/dal/test-database";
+import { removeTestDatabase, testDatabaseDir, testDatabasePath, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 import type { Scopes, WriterEvent } from "./support/dal-writer";
 import { PORTS, recordFigures, sleep, spawnScript, startGateway, stop, stopAll, type Gateway } from "./support/processes";
 

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/client";
 import { createAccount, type AccountDto } from "@/lib/dal/accounts";
 import { createScopedApiKey, getApiKey, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import { createGatewayServer } from "@/lib/http/gateway";
-import { decide } from "@/lib/verify/verifier";
+import { decide } from "@/lib/core/verify/verifier";
 import { createApiKeyAction } from "@/app/settings/api-keys/actions";
 import { recordFigures } from "./support/processes";
 
@@ -21,7 +21,7 @@ import { recordFigures } from "./support/processes";
 // verifying, and everything works again once there is room.
 
 const session = vi.hoisted(() => ({ account: null as AccountDto | null }));
-vi.mock("@/lib/dal/session", () => ({ getCurrentAccount: async () => session.account }));
+vi.mock("@/lib/auth/session", () => ({ getCurrentAccount: async () => session.account }));
 // Outside a Next.js request there is no cache to revalidate.
 vi.mock("next/cache", () => ({ revalidatePath: () => {} }));
 

@@ -1,4 +1,4 @@
-import { removeTestDatabase, testDatabaseDir, testDatabaseUrl, uniqueEmail } from "@/lib/dal/test-database";
+import { removeTestDatabase, testDatabaseDir, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";

@@ -1,7 +1,7 @@
 import "server-only";
 import { unstable_rethrow } from "next/navigation";
 import type { z } from "zod";
-import { getCurrentAccount } from "@/lib/dal/session";
+import { getCurrentAccount } from "@/lib/auth/session";
 import type { AccountDto } from "@/lib/dal/accounts";
 import type { DalErrorCode } from "@/lib/dal/result";
 

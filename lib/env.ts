@@ -2,13 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { databaseEnvShape } from "@/db/config";
 
 const envSchema = z.object({
-  DATABASE_URL: z.string().min(1).default("file:./data/keyscope.db"),
-  DATABASE_AUTH_TOKEN: z.string().min(1).optional(),
-  // Short on purpose: on file databases a statement waiting for the write lock blocks the
-  // event loop for up to this long (see STACK.md).
-  DATABASE_BUSY_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  ...databaseEnvShape,
   KEYSCOPE_DATA_DIR: z.string().min(1).default("./data"),
   AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
   // Last-used dates are written at most this often (SPEC §4: batched, never per request).

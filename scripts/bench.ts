@@ -68,11 +68,11 @@ async function micro(size: number) {
   const dir = mkdtempSync(path.join(tmpdir(), "keyscope-bench-micro-"));
   process.env.DATABASE_URL = `file:${path.join(dir, "bench.db")}`;
   process.env.LAST_USED_FLUSH_MS = "60000";
-  const { getDataPlane } = await import("@/lib/dal/data-plane");
-  const { generateScopedKey } = await import("@/lib/keys/generate");
-  const { hashKey } = await import("@/lib/keys/hash");
-  const { formatDisplayHint } = await import("@/lib/keys/format");
-  const { decide } = await import("@/lib/verify/verifier");
+  const { getDataPlane } = await import("@/lib/server/data-plane");
+  const { generateScopedKey } = await import("@/lib/core/keys/generate");
+  const { hashKey } = await import("@/lib/core/keys/hash");
+  const { formatDisplayHint } = await import("@/lib/core/keys/format");
+  const { decide } = await import("@/lib/core/verify/verifier");
   const plane = await getDataPlane();
   const Database = (await import("libsql")).default;
   const raw = new Database(path.join(dir, "bench.db"));

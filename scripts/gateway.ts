@@ -1,7 +1,7 @@
 // npm run start:gateway — the standalone data plane (SPEC §4): the endpoint API, GraphQL API and
 // verify API on GATEWAY_HOST:GATEWAY_PORT (default 127.0.0.1:3001), on the same database and with
 // the same decisions as the Next.js app.
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { readEnv } from "@/lib/env";
 import { createGatewayServer } from "@/lib/http/gateway";
 

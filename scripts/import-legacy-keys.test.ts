@@ -58,7 +58,7 @@ describe("npm run keys:import-legacy", () => {
     expect(await dal.listApiKeys(accountId)).toHaveLength(0);
   });
 
-  // Each CLI run takes seconds: the rule's other cases are in lib/keys/legacy-file.test.ts.
+  // Each CLI run takes seconds: the rule's other cases are in lib/core/keys/legacy-file.test.ts.
   it.each([
     ["a text-direction override", "invoice\u202Egpj.exe", "Name can't contain text-direction characters. Nothing was imported."],
     ["a terminal escape sequence", "\u001B]0;pwned\u0007ci", "Name can't contain control characters. Nothing was imported."],

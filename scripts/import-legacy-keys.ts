@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { findAccountByEmail } from "@/lib/dal/accounts";
 import { importLegacyApiKeys } from "@/lib/dal/api-keys";
-import { parseLegacyKeyFile } from "@/lib/keys/legacy-file";
+import { parseLegacyKeyFile } from "@/lib/core/keys/legacy-file";
 
 const USAGE = "usage: npm run keys:import-legacy -- --account <email> <file>";
 

@@ -3,7 +3,7 @@
 import { AuthError } from "next-auth";
 import { headers } from "next/headers";
 import { z } from "zod";
-import { signIn, SignInRateLimited } from "@/lib/auth";
+import { signIn, SignInRateLimited } from "@/lib/auth/next-auth";
 import { createAccount } from "@/lib/dal/accounts";
 import { signInRefusedMessage, signUpRefusedMessage } from "@/lib/rate-limit/auth-limiter";
 import { getAuthLimiter, requestClientAddress } from "@/lib/rate-limit/process-limiter";
@@ -29,7 +29,7 @@ function field(formData: FormData, name: string): string {
 const UNAVAILABLE = "Something went wrong on our side. Try again in a moment.";
 
 // signIn() signals success by throwing Next's redirect; only AuthError means "wrong credentials".
-// The sign-in limits are applied inside signIn (lib/auth.ts, authorize), for every way in.
+// The sign-in limits are applied inside signIn (lib/auth/next-auth.ts, authorize), for every way in.
 async function signInOrExplain(email: string, password: string): Promise<AuthFormState> {
   try {
     await signIn("credentials", { email, password, redirectTo: AFTER_SIGN_IN });

@@ -1,7 +1,7 @@
 import Link from "next/link";
-import { signOut } from "@/lib/auth";
+import { signOut } from "@/lib/auth/next-auth";
 import { endAccountSessions } from "@/lib/dal/accounts";
-import { getCurrentAccount, requireAccount } from "@/lib/dal/session";
+import { getCurrentAccount, requireAccount } from "@/lib/auth/session";
 import { buttonClass } from "@/components/ui/button";
 import { Providers } from "./providers";
 import { SettingsNav } from "./settings-nav";

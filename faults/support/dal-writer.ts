@@ -8,7 +8,7 @@
 
 import { writeSync } from "node:fs";
 import { createScopedApiKey, updateApiKeyScopes } from "@/lib/dal/api-keys";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 
 const LEVELS: AccessLevel[] = ["none", "read", "read_write"];
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;

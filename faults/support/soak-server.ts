@@ -4,7 +4,7 @@
 //
 // IPC in: {op: "dal", id, count, accountId, endpointIds} | {op: "gc", id}; out: {id, ok, error?}.
 
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { createScopedApiKey, deleteApiKey, listApiKeys, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
 import { createEndpoint, deleteEndpoint, renameEndpoint } from "@/lib/dal/endpoints";
 import { readEnv } from "@/lib/env";

@@ -1,4 +1,4 @@
-import { rawRows, removeTestDatabase, uniqueEmail } from "./test-database";
+import { rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAccount, endAccountSessions, findAccountForSession, verifyAccountCredentials, type AccountDto } from "./accounts";
 

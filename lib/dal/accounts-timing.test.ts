@@ -1,4 +1,4 @@
-import { removeTestDatabase, uniqueEmail } from "./test-database";
+import { removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccount, verifyAccountCredentials } from "./accounts";
 

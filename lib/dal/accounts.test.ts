@@ -1,4 +1,4 @@
-import { rawRows, removeTestDatabase, uniqueEmail } from "./test-database";
+import { rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccount, findAccountById, normalizeEmail, verifyAccountCredentials } from "./accounts";
 

@@ -1,9 +1,9 @@
-import { countRows, rawRows, readDatabaseFiles, removeTestDatabase, uniqueEmail, type RawRow, runJustBeforeNextBatch } from "./test-database";
+import { countRows, rawRows, readDatabaseFiles, removeTestDatabase, uniqueEmail, type RawRow, runJustBeforeNextBatch } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { formatDisplayHint, parsePresentedKey } from "@/lib/keys/format";
-import { hashKey } from "@/lib/keys/hash";
-import { createEmptyScopes, type KeyScopes } from "@/lib/scopes/evaluate";
+import { formatDisplayHint, parsePresentedKey } from "@/lib/core/keys/format";
+import { hashKey } from "@/lib/core/keys/hash";
+import { createEmptyScopes, type KeyScopes } from "@/lib/core/scopes/evaluate";
 import { createAccount } from "./accounts";
 import {
   createScopedApiKey,

@@ -2,12 +2,12 @@ import "server-only";
 import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/client";
 import { apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
-import { formatDisplayHint, type KeyKind } from "@/lib/keys/format";
-import { generateScopedKey } from "@/lib/keys/generate";
-import { hashKey } from "@/lib/keys/hash";
-import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/scopes/evaluate";
-import type { LegacyPermission } from "@/lib/scopes/levels";
-import { normalizeName } from "@/lib/names";
+import { formatDisplayHint, type KeyKind } from "@/lib/core/keys/format";
+import { generateScopedKey } from "@/lib/core/keys/generate";
+import { hashKey } from "@/lib/core/keys/hash";
+import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/core/scopes/evaluate";
+import type { LegacyPermission } from "@/lib/core/scopes/levels";
+import { normalizeName } from "@/lib/core/names";
 import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
@@ -138,7 +138,7 @@ function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
 /**
  * Creates a scoped key. The plaintext is in the result only: it is not stored or logged, and
  * no later call can return it. The key row and all its overrides commit together. The name is
- * stored as lib/names.ts normalises it, or refused.
+ * stored as lib/core/names.ts normalises it, or refused.
  */
 export async function createScopedApiKey(
   accountId: string,

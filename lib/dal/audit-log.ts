@@ -5,8 +5,8 @@ import { z } from "zod";
 import { getDb } from "@/db/client";
 import { apiKeys, auditLog } from "@/db/schema";
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from "@/db/schema/audit-log";
-import type { KeyScopes } from "@/lib/scopes/evaluate";
-import { ACCESS_LEVELS } from "@/lib/scopes/levels";
+import type { KeyScopes } from "@/lib/core/scopes/evaluate";
+import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
 
 // Entries are written by the key and endpoint DAL functions, inside the same BEGIN IMMEDIATE
 // batch as the change, mostly as INSERT … SELECT over the row being changed: the entry exists

@@ -1,4 +1,4 @@
-import { countRows, rawRows, removeTestDatabase, uniqueEmail } from "./test-database";
+import { countRows, rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccount } from "./accounts";
 import { createScopedApiKey } from "./api-keys";

@@ -2,7 +2,7 @@ import "server-only";
 import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/client";
 import { auditLog, endpoints } from "@/db/schema";
-import { normalizeName } from "@/lib/names";
+import { normalizeName } from "@/lib/core/names";
 import { actorJson, auditSelection, outer, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
@@ -52,7 +52,7 @@ export async function listEndpoints(accountId: string): Promise<EndpointDto[]> {
     .orderBy(desc(endpoints.createdAt), desc(endpoints.id));
 }
 
-/** The endpoint and its audit entry commit together. The name is normalised by lib/names.ts, or refused. */
+/** The endpoint and its audit entry commit together. The name is normalised by lib/core/names.ts, or refused. */
 export async function createEndpoint(accountId: string, rawName: string, actor: AuditActor, now = new Date()): Promise<DalResult<EndpointDto>> {
   const checked = normalizeName(rawName);
   if (!checked.ok) return fail("BAD_REQUEST", checked.message);

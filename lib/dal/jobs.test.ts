@@ -1,4 +1,4 @@
-import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "./test-database";
+import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";

@@ -1,6 +1,6 @@
 import "server-only";
-import type { AccessLevel } from "@/lib/scopes/levels";
-import type { KeyStore, StoredKey } from "@/lib/verify/verifier";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
+import type { KeyStore, StoredKey } from "@/lib/core/verify/verifier";
 import type { LastUsedRecorder } from "./last-used";
 import type { SqlRunner } from "./sql-runner";
 

@@ -1,4 +1,4 @@
-import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "./test-database";
+import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import type { InValue } from "@libsql/client";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";

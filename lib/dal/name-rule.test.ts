@@ -1,14 +1,14 @@
-import { countRows, rawRows, removeTestDatabase, uniqueEmail } from "./test-database";
+import { countRows, rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NAME_MESSAGES } from "@/lib/names";
+import { NAME_MESSAGES } from "@/lib/core/names";
 import { createAccount } from "./accounts";
 import { createScopedApiKey, importLegacyApiKeys } from "./api-keys";
 import { createEndpoint, renameEndpoint } from "./endpoints";
 import { createPod } from "./pods";
 import type { DalResult } from "./result";
 
-// The DAL applies lib/names.ts itself, so a caller that forgets to (a script, a future route)
+// The DAL applies lib/core/names.ts itself, so a caller that forgets to (a script, a future route)
 // still cannot store a name that breaks the rule, and every name is stored normalised.
 
 afterAll(removeTestDatabase);

@@ -2,7 +2,7 @@ import "server-only";
 import { and, desc, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { pods } from "@/db/schema";
-import { normalizeName } from "@/lib/names";
+import { normalizeName } from "@/lib/core/names";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
 
@@ -22,7 +22,7 @@ export async function listPods(accountId: string): Promise<PodDto[]> {
     .orderBy(desc(pods.createdAt), desc(pods.id));
 }
 
-/** A new pod is RUNNING. The name is normalised by lib/names.ts, or refused. */
+/** A new pod is RUNNING. The name is normalised by lib/core/names.ts, or refused. */
 export async function createPod(accountId: string, rawName: string, now = new Date()): Promise<DalResult<PodDto>> {
   const checked = normalizeName(rawName);
   if (!checked.ok) return fail("BAD_REQUEST", checked.message);

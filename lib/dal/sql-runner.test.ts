@@ -1,16 +1,16 @@
-import { removeTestDatabase, testDatabasePath, uniqueEmail } from "./test-database";
+import { removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import type { Client } from "@libsql/client";
 import Database from "libsql";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { hashKey } from "@/lib/keys/hash";
-import { decide } from "@/lib/verify/verifier";
+import { hashKey } from "@/lib/core/keys/hash";
+import { decide } from "@/lib/core/verify/verifier";
 import { createAccount } from "./accounts";
 import { createScopedApiKey } from "./api-keys";
 import { createKeyStore } from "./key-store";
 import { createLastUsedRecorder } from "./last-used";
 import { clientSqlRunner, DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "./sql-runner";
-import { watchEventLoop } from "./test-lock-holder";
+import { watchEventLoop } from "@/testing/lock-holder";
 
 const BUSY_TIMEOUT_MS = 300;
 

@@ -1,10 +1,10 @@
-import "@/lib/dal/test-database";
+import "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
-import { removeTestDatabase } from "@/lib/dal/test-database";
-import { hashKey } from "@/lib/keys/hash";
+import { removeTestDatabase } from "@/testing/test-database";
+import { hashKey } from "@/lib/core/keys/hash";
 import { withAccessLog } from "./access-log";
 import { handleEndpointApi } from "./endpoint-api";
 import { createGraphqlHandler } from "./graphql-api";

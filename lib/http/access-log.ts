@@ -1,5 +1,5 @@
 import { readEnv } from "@/lib/env";
-import type { Decision } from "@/lib/verify/verifier";
+import type { Decision } from "@/lib/core/verify/verifier";
 
 type FetchHandler = (request: Request) => Promise<Response>;
 

@@ -1,5 +1,5 @@
 import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
-import type { DenialCode } from "@/lib/verify/verifier";
+import type { DenialCode } from "@/lib/core/verify/verifier";
 
 // JOB_QUOTA_EXCEEDED is the account's cap on unfinished jobs (lib/dal/jobs.ts), not SPEC §9's
 // per-key rate limit (RATE_LIMITED): waiting for jobs to finish lifts it, not slowing down.

@@ -1,18 +1,18 @@
-import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/lib/dal/test-database";
+import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import { randomUUID } from "node:crypto";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, deleteApiKey, getApiKey, importLegacyApiKeys, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import type { JobStatus } from "@/lib/dal/jobs";
-import { computeKeyChecksum } from "@/lib/keys/checksum";
-import { formatDisplayHint } from "@/lib/keys/format";
-import { generateScopedKey } from "@/lib/keys/generate";
-import { hashKey } from "@/lib/keys/hash";
-import type { AccessLevel } from "@/lib/scopes/levels";
-import { decide, type KeyStore } from "@/lib/verify/verifier";
+import { computeKeyChecksum } from "@/lib/core/keys/checksum";
+import { formatDisplayHint } from "@/lib/core/keys/format";
+import { generateScopedKey } from "@/lib/core/keys/generate";
+import { hashKey } from "@/lib/core/keys/hash";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { decide, type KeyStore } from "@/lib/core/verify/verifier";
 import { handleEndpointApi } from "./endpoint-api";
 
 // Before any import reads the environment: the worker runs only when a request wakes it (so

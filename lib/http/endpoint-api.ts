@@ -1,6 +1,6 @@
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { FINISHED_STATUSES, type JobQuotaExceeded, type JobRow } from "@/lib/dal/jobs";
-import { decide, readBearerToken } from "@/lib/verify/verifier";
+import { decide, readBearerToken } from "@/lib/core/verify/verifier";
 import { noteDecision, withAccessLog } from "./access-log";
 import { apiError, jsonResponse, unavailable } from "./api-error";
 import { readJsonBody } from "./read-body";

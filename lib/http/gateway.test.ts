@@ -1,4 +1,4 @@
-import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/lib/dal/test-database";
+import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { getIntrospectionQuery } from "graphql";
@@ -6,13 +6,13 @@ import runpodSdk from "runpod-sdk";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, setApiKeyEnabled } from "@/lib/dal/api-keys";
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { createEndpoint } from "@/lib/dal/endpoints";
-import { hashKey } from "@/lib/keys/hash";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import { hashKey } from "@/lib/core/keys/hash";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { routeRequest } from "./gateway";
 import { GRAPHQL_LIMITS } from "./graphql-limits";
-import { startTestGateway, type TestGateway } from "./test-gateway";
+import { startTestGateway, type TestGateway } from "@/testing/test-gateway";
 
 vi.hoisted(() => {
   process.env.ECHO_WORKER_POLL_MS = "60000";

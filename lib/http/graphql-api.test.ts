@@ -1,17 +1,17 @@
-import { countRows, rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/lib/dal/test-database";
+import { countRows, rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import { randomInt } from "node:crypto";
 import { buildSchema, getIntrospectionQuery, isInputObjectType, isObjectType, parse, type GraphQLSchema } from "graphql";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as route from "@/app/graphql/route";
-import { formatDisplayHint } from "@/lib/keys/format";
-import { hashKey } from "@/lib/keys/hash";
+import { formatDisplayHint } from "@/lib/core/keys/format";
+import { hashKey } from "@/lib/core/keys/hash";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, deleteApiKey, importLegacyApiKeys, setApiKeyEnabled } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import { createPod } from "@/lib/dal/pods";
 import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { createGraphqlHandler, graphqlSchema, handleGraphqlRequest } from "./graphql-api";
 import { GRAPHQL_LIMITS } from "./graphql-limits";
 
@@ -784,7 +784,7 @@ describe("app/graphql/route.ts", () => {
   });
 });
 
-describe("names: the one rule in lib/names.ts", () => {
+describe("names: the one rule in lib/core/names.ts", () => {
   const SAVE = "mutation ($input: EndpointInput!) { saveEndpoint(input: $input) { id name } }";
   const POD = "mutation ($input: PodInput!) { podCreate(input: $input) { id name } }";
 

@@ -20,7 +20,7 @@ import {
 import { z } from "zod";
 import { findAccountById, type AccountDto } from "@/lib/dal/accounts";
 import type { AuditActor } from "@/lib/dal/audit-log";
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, renameEndpoint, type EndpointDto } from "@/lib/dal/endpoints";
 import { createPod, listPods, terminatePod, type PodDto } from "@/lib/dal/pods";
 import type { DalResult } from "@/lib/dal/result";
@@ -29,8 +29,8 @@ import { noteDecision, withAccessLog } from "@/lib/http/access-log";
 import { apiError, jsonResponse, unavailable } from "@/lib/http/api-error";
 import { findDocumentViolation, findLimitViolation, findQuerySizeViolation, GRAPHQL_LIMITS, selectExecutable } from "@/lib/http/graphql-limits";
 import { readJsonBody } from "@/lib/http/read-body";
-import { nameSchema } from "@/lib/names";
-import { decide, readBearerToken, type Decision, type KeyStore } from "@/lib/verify/verifier";
+import { nameSchema } from "@/lib/core/names";
+import { decide, readBearerToken, type Decision, type KeyStore } from "@/lib/core/verify/verifier";
 
 // ---------------------------------------------------------------------------------------------
 // Schema. Every resolver reads and writes only `context.accountId`, the verified key's account.

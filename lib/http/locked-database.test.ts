@@ -1,14 +1,14 @@
-import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/lib/dal/test-database";
+import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
 import { appendFileSync } from "node:fs";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint, getEndpoint } from "@/lib/dal/endpoints";
-import { holdWriteLock, isDatabaseUnavailable } from "@/lib/dal/test-lock-holder";
+import { holdWriteLock, isDatabaseUnavailable } from "@/testing/lock-holder";
 import type { AccountDto } from "@/lib/dal/accounts";
 import { createApiKeyAction, setApiKeyEnabledAction } from "@/app/settings/api-keys/actions";
-import { startTestGateway, type TestGateway } from "./test-gateway";
+import { startTestGateway, type TestGateway } from "@/testing/test-gateway";
 
 // Issue item A through a real server: another process holds `BEGIN IMMEDIATE` for HOLD_MS
 // (3 s here; 10 s in `npm run test:faults`, which sets KEYSCOPE_FAULT_LOCK_HOLD_MS). Meanwhile
@@ -16,7 +16,7 @@ import { startTestGateway, type TestGateway } from "./test-gateway";
 // keeps trying to write.
 // The dashboard's server actions run here as they do in Next.js, with the session stubbed.
 const session = vi.hoisted(() => ({ account: null as AccountDto | null }));
-vi.mock("@/lib/dal/session", () => ({ getCurrentAccount: async () => session.account }));
+vi.mock("@/lib/auth/session", () => ({ getCurrentAccount: async () => session.account }));
 vi.mock("next/cache", () => ({ revalidatePath: () => {} }));
 
 vi.hoisted(() => {

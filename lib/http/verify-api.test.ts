@@ -1,13 +1,13 @@
-import { removeTestDatabase, uniqueEmail } from "@/lib/dal/test-database";
+import { removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, deleteApiKey, getApiKey, importLegacyApiKeys, setApiKeyEnabled } from "@/lib/dal/api-keys";
-import { getDataPlane } from "@/lib/dal/data-plane";
+import { getDataPlane } from "@/lib/server/data-plane";
 import { createEndpoint } from "@/lib/dal/endpoints";
-import { computeKeyChecksum } from "@/lib/keys/checksum";
-import { formatDisplayHint } from "@/lib/keys/format";
-import { hashKey } from "@/lib/keys/hash";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import { computeKeyChecksum } from "@/lib/core/keys/checksum";
+import { formatDisplayHint } from "@/lib/core/keys/format";
+import { hashKey } from "@/lib/core/keys/hash";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { handleVerifyApi } from "./verify-api";
 
 // Last-used dates are flushed by the tests themselves, not by the timer.

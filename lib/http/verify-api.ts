@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { getDataPlane } from "@/lib/dal/data-plane";
-import { decide, type Requirement } from "@/lib/verify/verifier";
+import { getDataPlane } from "@/lib/server/data-plane";
+import { decide, type Requirement } from "@/lib/core/verify/verifier";
 import { noteDecision, withAccessLog } from "./access-log";
 import { apiError, jsonResponse, unavailable } from "./api-error";
 import { readJsonBody } from "./read-body";

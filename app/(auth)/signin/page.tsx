@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { getCurrentAccount } from "@/lib/dal/session";
+import { getCurrentAccount } from "@/lib/auth/session";
 import { signInAction } from "../actions";
 import { AuthForm } from "../auth-form";
 

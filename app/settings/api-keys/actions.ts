@@ -10,7 +10,7 @@ import {
   updateApiKeyScopes,
 } from "@/lib/dal/api-keys";
 import type { AuditActor } from "@/lib/dal/audit-log";
-import { nameSchema } from "@/lib/names";
+import { nameSchema } from "@/lib/core/names";
 
 const PAGE = "/settings/api-keys";
 // Every change made here is made by the signed-in dashboard user.

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { listApiKeys } from "@/lib/dal/api-keys";
 import { listEndpoints } from "@/lib/dal/endpoints";
-import { requireAccount } from "@/lib/dal/session";
+import { requireAccount } from "@/lib/auth/session";
 import { CreateKeyDialog } from "./_components/create-key-dialog";
 import { DeleteKeyButton } from "./_components/delete-key-button";
 import { EditScopesDialog } from "./_components/edit-scopes-dialog";

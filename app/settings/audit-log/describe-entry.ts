@@ -1,5 +1,5 @@
 import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
 

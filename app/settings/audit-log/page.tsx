@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { buttonClass } from "@/components/ui/button";
 import { AUDIT_LOG_PAGE_SIZE, listAuditLog, type AuditLogEntryDto } from "@/lib/dal/audit-log";
-import { requireAccount } from "@/lib/dal/session";
+import { requireAccount } from "@/lib/auth/session";
 import { formatExactTime, formatRelativeTime } from "../api-keys/relative-time";
 import { describeActor, describeEntry, describeScopes } from "./describe-entry";
 

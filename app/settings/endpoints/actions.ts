@@ -5,7 +5,7 @@ import { z } from "zod";
 import { actionOk, forSignedInAccount, invalidInput, type ActionResult } from "@/lib/action-result";
 import { createEndpoint, deleteEndpoint, renameEndpoint } from "@/lib/dal/endpoints";
 import type { AuditActor } from "@/lib/dal/audit-log";
-import { nameSchema } from "@/lib/names";
+import { nameSchema } from "@/lib/core/names";
 
 const endpointId = z.string().min(1).max(100);
 const createSchema = z.object({ name: nameSchema });

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { CopyButton } from "@/components/ui/copy-button";
 import { listEndpoints } from "@/lib/dal/endpoints";
-import { requireAccount } from "@/lib/dal/session";
+import { requireAccount } from "@/lib/auth/session";
 import { CreateEndpointForm } from "./_components/create-endpoint-form";
 import { EndpointActions } from "./_components/endpoint-actions";
 

@@ -6,7 +6,7 @@ import { CopyButton } from "@/components/ui/copy-button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
-import { createEmptyScopes, type KeyScopes } from "@/lib/scopes/evaluate";
+import { createEmptyScopes, type KeyScopes } from "@/lib/core/scopes/evaluate";
 import { createApiKeyAction } from "../actions";
 import { ScopeGrid } from "./scope-grid";
 

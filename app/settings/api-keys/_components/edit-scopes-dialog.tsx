@@ -5,7 +5,7 @@ import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { useActionCall } from "@/components/use-action-call";
-import type { KeyScopes } from "@/lib/scopes/evaluate";
+import type { KeyScopes } from "@/lib/core/scopes/evaluate";
 import { updateApiKeyScopesAction } from "../actions";
 import { ScopeGrid } from "./scope-grid";
 

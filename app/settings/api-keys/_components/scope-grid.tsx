@@ -3,8 +3,8 @@
 import * as RadioGroup from "@radix-ui/react-radio-group";
 import { useState } from "react";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
-import type { KeyScopes } from "@/lib/scopes/evaluate";
-import { ACCESS_LEVELS, type AccessLevel } from "@/lib/scopes/levels";
+import type { KeyScopes } from "@/lib/core/scopes/evaluate";
+import { ACCESS_LEVELS, type AccessLevel } from "@/lib/core/scopes/levels";
 
 export const LEVEL_LABELS: Record<AccessLevel, string> = { none: "None", read: "Read", read_write: "Read / Write" };
 const FILTER_THRESHOLD = 10;

@@ -3,12 +3,12 @@ import path from "node:path";
 import { getDb } from "@/db/client";
 import { filePathOf } from "@/db/url";
 import { readEnv } from "@/lib/env";
-import type { KeyStore } from "@/lib/verify/verifier";
+import type { KeyStore } from "@/lib/core/verify/verifier";
 import { startEchoWorker, type EchoWorker } from "@/lib/worker/echo-worker";
-import { createJobStore, type JobStore } from "./jobs";
-import { createKeyStore } from "./key-store";
-import { createLastUsedRecorder, type LastUsedRecorder } from "./last-used";
-import { clientSqlRunner, openFileSqlRunner, type SqlRunner } from "./sql-runner";
+import { createJobStore, type JobStore } from "@/lib/dal/jobs";
+import { createKeyStore } from "@/lib/dal/key-store";
+import { createLastUsedRecorder, type LastUsedRecorder } from "@/lib/dal/last-used";
+import { clientSqlRunner, openFileSqlRunner, type SqlRunner } from "@/lib/dal/sql-runner";
 
 export type DataPlane = { sql: SqlRunner; keyStore: KeyStore; lastUsed: LastUsedRecorder; jobs: JobStore; worker: EchoWorker };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { computeKeyChecksum } from "@/lib/keys/checksum";
-import { hashKey } from "@/lib/keys/hash";
-import type { AccessLevel } from "@/lib/scopes/levels";
+import { computeKeyChecksum } from "@/lib/core/keys/checksum";
+import { hashKey } from "@/lib/core/keys/hash";
+import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { decide, readBearerToken, type KeyStore, type Requirement, type StoredKey } from "./verifier";
 
 const RANDOM = "abcdefghijABCDEFGHIJ0123456789";

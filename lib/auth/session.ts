@@ -1,8 +1,8 @@
 import "server-only";
 import { redirect } from "next/navigation";
 import { cache } from "react";
-import { auth } from "@/lib/auth";
-import { findAccountForSession, type AccountDto } from "./accounts";
+import { auth } from "@/lib/auth/next-auth";
+import { findAccountForSession, type AccountDto } from "@/lib/dal/accounts";
 
 /**
  * The signed-in account, re-read from the database on every request (once per render), or

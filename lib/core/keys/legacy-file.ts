@@ -1,5 +1,5 @@
-import { normalizeName } from "../names";
-import { isLegacyPermission, type LegacyPermission } from "../scopes/levels";
+import { normalizeName } from "@/lib/core/names";
+import { isLegacyPermission, type LegacyPermission } from "@/lib/core/scopes/levels";
 import { formatDisplayHint, isLegacyKeyHash, parsePresentedKey } from "./format";
 import { hashKey } from "./hash";
 

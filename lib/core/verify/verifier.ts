@@ -1,6 +1,6 @@
-import { parsePresentedKey } from "@/lib/keys/format";
-import { hashKey } from "@/lib/keys/hash";
-import { levelAllows, type AccessLevel } from "@/lib/scopes/levels";
+import { parsePresentedKey } from "@/lib/core/keys/format";
+import { hashKey } from "@/lib/core/keys/hash";
+import { levelAllows, type AccessLevel } from "@/lib/core/scopes/levels";
 
 /** What a request needs: a level on GraphQL, or on one endpoint. */
 export type Requirement =

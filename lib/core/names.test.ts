@@ -150,7 +150,7 @@ describe("nameSchema", () => {
 });
 
 describe("purity", () => {
-  it("lib/names.ts imports nothing but zod, so every writer can share it", () => {
+  it("lib/core/names.ts imports nothing but zod, so every writer can share it", () => {
     const source = readFileSync(path.join(import.meta.dirname, "names.ts"), "utf8");
     const imports = [...source.matchAll(/^import .* from "([^"]+)";$/gm)].map((match) => match[1]);
     expect(imports).toEqual(["zod"]);

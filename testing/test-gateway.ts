@@ -1,8 +1,8 @@
 // Test-only helper: the standalone gateway on an ephemeral 127.0.0.1 port, in this process.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { getDataPlane } from "@/lib/dal/data-plane";
-import { createGatewayServer } from "./gateway";
+import { getDataPlane } from "@/lib/server/data-plane";
+import { createGatewayServer } from "@/lib/http/gateway";
 
 export type TestGateway = { server: Server; origin: string; port: number; close(): Promise<void> };
 

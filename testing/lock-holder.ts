@@ -6,9 +6,9 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { DatabaseUnavailableError } from "./sql-runner";
+import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
 
-const root = path.resolve(__dirname, "../..");
+const root = path.resolve(__dirname, "..");
 
 const HOLDER = `
 const Database = require("libsql");

@@ -42,7 +42,7 @@ describe("parseLegacyKeyFile", () => {
     expect(result.message).toContain(message);
   });
 
-  // The one name rule (lib/names.ts), with the line it failed on; the name itself is not echoed.
+  // The one name rule (lib/core/names.ts), with the line it failed on; the name itself is not echoed.
   it.each([
     ["a bidi override", "invoice\u202Egpj.exe", "Name can't contain text-direction characters"],
     ["a right-to-left mark", "ci\u200F", "Name can't contain text-direction characters"],
