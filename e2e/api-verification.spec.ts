@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import runpodSdk from "runpod-sdk";
-import { createEndpoint, createKey, E2E_DATABASE_URL, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
+import { createEndpoint, createKey, E2E_DATABASE_URL, E2E_PORT, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
 
 // The Next app (Playwright's webServer) and a standalone gateway, side by side on one database.
-const GATEWAY_PORT = 3101;
+const GATEWAY_PORT = E2E_PORT + 1;
 const GATEWAY = `http://127.0.0.1:${GATEWAY_PORT}`;
 const root = path.resolve(__dirname, "..");
 let gateway: ChildProcess | undefined;

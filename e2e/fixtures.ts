@@ -12,6 +12,9 @@ const root = path.resolve(__dirname, "..");
 export const E2E_DATABASE_URL = `file:${path.join(root, ".e2e", "keyscope.db")}`;
 export const PASSWORD = "correct horse battery";
 
+/** The app's port (playwright.config.ts); specs that start servers of their own use ports after it, so parallel runs on other E2E_PORTs do not collide. */
+export const E2E_PORT = Number(process.env.E2E_PORT ?? 3100);
+
 /** A direct connection to the e2e database, for setting up and checking rows; it waits out the server's writes. */
 export function openE2eDatabase() {
   return createClient({ url: E2E_DATABASE_URL, timeout: 5_000 });

@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { request as playwrightRequest, type Browser } from "@playwright/test";
-import { createEndpoint, createKey, expect, PASSWORD, scopeRow, signUp, test, uniqueEmail } from "./fixtures";
+import { createEndpoint, createKey, E2E_PORT, expect, PASSWORD, scopeRow, signUp, test, uniqueEmail } from "./fixtures";
 
 // The Next.js server's front door (lib/http/front-door.ts), the same one the gateway has:
 // lib/http/gateway.test.ts runs the gateway side of these tables.
@@ -183,7 +183,7 @@ test.describe("client addresses: forwarding headers count only behind a trusted 
 
   test.beforeAll(async ({}, testInfo) => {
     testInfo.setTimeout(90_000);
-    [direct, proxied] = await Promise.all([startAppServer(3111, LIMITS), startAppServer(3112, { ...LIMITS, TRUST_PROXY: "1" })]);
+    [direct, proxied] = await Promise.all([startAppServer(E2E_PORT + 11, LIMITS), startAppServer(E2E_PORT + 12, { ...LIMITS, TRUST_PROXY: "1" })]);
   });
   test.afterAll(async () => {
     await Promise.all([direct?.stop(), proxied?.stop()]);
