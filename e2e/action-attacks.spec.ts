@@ -56,6 +56,8 @@ async function replay(request: APIRequestContext, action: Captured, options: { b
 }
 
 test("every dashboard action refuses attackers and leaves the victim's rows unchanged", async ({ browser, playwright, baseURL }) => {
+  // 35 attacks and two accounts' worth of setup: ~20 s on an idle machine, more on a busy one.
+  test.setTimeout(120_000);
   // Victim A: real session, real data, and the action calls the dashboard makes.
   const contextA = await browser.newContext();
   const a = await contextA.newPage();
