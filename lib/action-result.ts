@@ -19,7 +19,7 @@ export const actionOk = <T>(data: T): ActionResult<T> => ({ ok: true, data });
  * so each one goes through here: the session and the account row are re-checked on every call,
  * and an unexpected failure becomes a "try again" message rather than a 500.
  */
-export async function forSignedInAccount<T>(body: (account: AccountDto) => Promise<ActionResult<T>>): Promise<ActionResult<T>> {
+async function forSignedInAccount<T>(body: (account: AccountDto) => Promise<ActionResult<T>>): Promise<ActionResult<T>> {
   try {
     const account = await getCurrentAccount();
     if (!account) return { ok: false, code: "UNAUTHENTICATED", message: "Your session has ended. Sign in again." };
@@ -33,7 +33,24 @@ export async function forSignedInAccount<T>(body: (account: AccountDto) => Promi
 }
 
 /** A zod failure as a form answer: the first message, and one message per field. */
-export function invalidInput(error: z.ZodError): ActionResult<never> {
+function invalidInput(error: z.ZodError): ActionResult<never> {
   const fieldErrors = Object.fromEntries(error.issues.map((issue) => [issue.path.join("."), issue.message]));
   return { ok: false, code: "BAD_REQUEST", message: error.issues[0]?.message ?? "Invalid input.", fieldErrors };
+}
+
+/**
+ * The one way to write a dashboard server action: `schema → (account, input) → result`. The
+ * session is checked first (a signed-out caller learns nothing about its input), then the input is
+ * parsed once, and `body` runs only with both. `export const xAction = accountAction(schema, …)`.
+ */
+export function accountAction<Schema extends z.ZodType, T>(
+  schema: Schema,
+  body: (account: AccountDto, input: z.output<Schema>) => Promise<ActionResult<T>>,
+): (input: z.input<Schema>) => Promise<ActionResult<T>> {
+  return async (input) =>
+    forSignedInAccount(async (account) => {
+      const parsed = schema.safeParse(input);
+      if (!parsed.success) return invalidInput(parsed.error);
+      return body(account, parsed.data);
+    });
 }

@@ -1,4 +1,5 @@
 import { foreignKey, index, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
 import { apiKeys } from "./api-keys";
 import { endpoints } from "./endpoints";
 
@@ -11,7 +12,7 @@ export const apiKeyEndpointScopes = sqliteTable(
     accountId: text("account_id").notNull(),
     keyId: text("key_id").notNull(),
     endpointId: text("endpoint_id").notNull(),
-    level: text("level", { enum: ["none", "read", "read_write"] }).notNull(),
+    level: text("level", { enum: ACCESS_LEVELS }).notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.keyId, t.endpointId] }),

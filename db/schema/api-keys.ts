@@ -1,8 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
 import { accounts } from "./accounts";
-
-const LEVELS = ["none", "read", "read_write"] as const;
 
 export const apiKeys = sqliteTable(
   "api_keys",
@@ -18,8 +17,8 @@ export const apiKeys = sqliteTable(
     hint: text("hint").notNull(),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     // Legacy keys store the levels their permission implies, so one decision path serves both kinds.
-    graphqlLevel: text("graphql_level", { enum: LEVELS }).notNull().default("none"),
-    endpointsAllLevel: text("endpoints_all_level", { enum: LEVELS }).notNull().default("none"),
+    graphqlLevel: text("graphql_level", { enum: ACCESS_LEVELS }).notNull().default("none"),
+    endpointsAllLevel: text("endpoints_all_level", { enum: ACCESS_LEVELS }).notNull().default("none"),
     createdAt: integer("created_at", { mode: "timestamp_ms" })
       .notNull()
       .default(sql`(cast(unixepoch('subsec') * 1000 as integer))`),

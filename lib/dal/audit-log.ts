@@ -2,11 +2,11 @@ import "server-only";
 import { count, desc, eq, getTableName, is, SQL, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
-import { getDb } from "@/db/client";
+import { getDb } from "@/db/handle";
 import { apiKeys, auditLog } from "@/db/schema";
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from "@/db/schema/audit-log";
 import type { KeyScopes } from "@/lib/core/scopes/evaluate";
-import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
+import { ACCESS_LEVELS, LEGACY_PERMISSIONS } from "@/lib/core/scopes/levels";
 
 // Entries are written by the key and endpoint DAL functions, inside the same BEGIN IMMEDIATE
 // batch as the change, mostly as INSERT … SELECT over the row being changed: the entry exists
@@ -128,7 +128,7 @@ const eventSchema = z.discriminatedUnion("action", [
     action: z.literal("api_key.legacy_imported"),
     details: z.object({
       count: z.number().int().nonnegative(),
-      keys: z.array(z.object({ id: z.string(), name: z.string(), permission: z.enum(["read", "read_write"]) })),
+      keys: z.array(z.object({ id: z.string(), name: z.string(), permission: z.enum(LEGACY_PERMISSIONS) })),
     }),
   }),
   z.object({ action: z.literal("endpoint.created"), details: z.object({}) }),

@@ -1,9 +1,8 @@
 import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
-import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
 
-const LEVEL_LABELS: Record<AccessLevel, string> = { none: "None", read: "Read", read_write: "Read / Write" };
 const INHERITED = "inherited";
 /** A legacy import can name thousands of keys; the sentence names the first few. */
 const MAX_NAMED_KEYS = 10;

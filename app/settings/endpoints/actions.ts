@@ -2,7 +2,7 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
-import { actionOk, forSignedInAccount, invalidInput, type ActionResult } from "@/lib/action-result";
+import { accountAction, actionOk } from "@/lib/action-result";
 import { createEndpoint, deleteEndpoint, renameEndpoint } from "@/lib/dal/endpoints";
 import type { AuditActor } from "@/lib/dal/audit-log";
 import { nameSchema } from "@/lib/core/names";
@@ -20,35 +20,23 @@ function revalidate() {
   revalidatePath("/settings/api-keys");
 }
 
-export async function createEndpointAction(input: unknown): Promise<ActionResult<{ id: string }>> {
-  return forSignedInAccount(async (account) => {
-    const parsed = createSchema.safeParse(input);
-    if (!parsed.success) return invalidInput(parsed.error);
-    const result = await createEndpoint(account.id, parsed.data.name, DASHBOARD);
-    if (!result.ok) return result;
-    revalidate();
-    return actionOk({ id: result.value.id });
-  });
-}
+export const createEndpointAction = accountAction(createSchema, async (account, input) => {
+  const result = await createEndpoint(account.id, input.name, DASHBOARD);
+  if (!result.ok) return result;
+  revalidate();
+  return actionOk({ id: result.value.id });
+});
 
-export async function renameEndpointAction(input: unknown): Promise<ActionResult> {
-  return forSignedInAccount(async (account) => {
-    const parsed = renameSchema.safeParse(input);
-    if (!parsed.success) return invalidInput(parsed.error);
-    const result = await renameEndpoint(account.id, parsed.data.endpointId, parsed.data.name, DASHBOARD);
-    if (!result.ok) return result;
-    revalidate();
-    return actionOk(undefined);
-  });
-}
+export const renameEndpointAction = accountAction(renameSchema, async (account, input) => {
+  const result = await renameEndpoint(account.id, input.endpointId, input.name, DASHBOARD);
+  if (!result.ok) return result;
+  revalidate();
+  return actionOk(undefined);
+});
 
-export async function deleteEndpointAction(input: unknown): Promise<ActionResult> {
-  return forSignedInAccount(async (account) => {
-    const parsed = deleteSchema.safeParse(input);
-    if (!parsed.success) return invalidInput(parsed.error);
-    const result = await deleteEndpoint(account.id, parsed.data.endpointId, DASHBOARD);
-    if (!result.ok) return result;
-    revalidate();
-    return actionOk(undefined);
-  });
-}
+export const deleteEndpointAction = accountAction(deleteSchema, async (account, input) => {
+  const result = await deleteEndpoint(account.id, input.endpointId, DASHBOARD);
+  if (!result.ok) return result;
+  revalidate();
+  return actionOk(undefined);
+});

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
   createEmptyScopes,
+  effectiveEndpointLevel,
+  endpointOverride,
   normalizeScopes,
   resolveEndpointLevel,
   scopesForLegacyPermission,
   type KeyScopes,
 } from "./evaluate";
-import type { AccessLevel } from "./levels";
+import { ACCESS_LEVELS, type AccessLevel } from "./levels";
 
 const KNOWN_IDS: ReadonlySet<string> = new Set(["ep_orders", "ep_users", "__proto__", "constructor"]);
 
@@ -32,6 +34,36 @@ describe("createEmptyScopes", () => {
     for (const id of ["ep_orders", "__proto__", "constructor", "toString", "hasOwnProperty"]) {
       expect(resolveEndpointLevel(scopes, id)).toBe("none");
     }
+  });
+});
+
+describe("effectiveEndpointLevel: the one rule", () => {
+  const pairs = ACCESS_LEVELS.flatMap((all) => [null, undefined, ...ACCESS_LEVELS].map((override) => [all, override] as const));
+
+  it.each(pairs)("all %s, override %s → the override if set, else all", (all, override) => {
+    expect(effectiveEndpointLevel(all, override)).toBe(override ?? all);
+  });
+
+  it.each<[unknown, unknown]>([
+    ["read_write", "admin"],
+    ["read_write", ""],
+    ["admin", null],
+    ["admin", undefined],
+    ["toString", null],
+    ["read", "__proto__"],
+  ])("fails closed to none on invalid values (all %j, override %j)", (all, override) => {
+    expect(effectiveEndpointLevel(all as AccessLevel, override as AccessLevel)).toBe("none");
+  });
+});
+
+describe("endpointOverride", () => {
+  it("is the key's own override, or undefined when the endpoint inherits", () => {
+    const scopes: KeyScopes = { graphql: "none", endpointsAll: "read", endpoints: overrides([["ep_orders", "none"], ["__proto__", "read"]]) };
+    expect(endpointOverride(scopes, "ep_orders")).toBe("none");
+    expect(endpointOverride(scopes, "__proto__")).toBe("read");
+    expect(endpointOverride(scopes, "ep_users")).toBeUndefined();
+    expect(endpointOverride(scopes, "toString")).toBeUndefined();
+    expect(endpointOverride(scopes, "constructor")).toBeUndefined();
   });
 });
 

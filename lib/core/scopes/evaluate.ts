@@ -20,16 +20,26 @@ export function createEmptyScopes(): KeyScopes {
 }
 
 /**
- * Effective level for one endpoint: its override if set, else `endpointsAll`.
- * Object.hasOwn keeps ids like "__proto__" or "toString" from reading
- * prototype members. Invalid stored values fail closed to "none".
+ * The one rule for an endpoint's effective level (SPEC §3): its override if it has one, else
+ * `endpoints.all`. The verifier (from the stored key's two columns) and the scope grid (the grey
+ * "Inherits All endpoints" row) both go through here. Invalid stored values fail closed to "none".
  */
+export function effectiveEndpointLevel(endpointsAll: AccessLevel, override: AccessLevel | null | undefined): AccessLevel {
+  if (override !== null && override !== undefined) return isAccessLevel(override) ? override : "none";
+  return isAccessLevel(endpointsAll) ? endpointsAll : "none";
+}
+
+/**
+ * The key's own override for one endpoint, or undefined when the endpoint inherits `endpointsAll`.
+ * Object.hasOwn keeps ids like "__proto__" or "toString" from reading prototype members.
+ */
+export function endpointOverride(scopes: KeyScopes, endpointId: string): AccessLevel | undefined {
+  return Object.hasOwn(scopes.endpoints, endpointId) ? scopes.endpoints[endpointId] : undefined;
+}
+
+/** Effective level for one endpoint of a key's scopes. */
 export function resolveEndpointLevel(scopes: KeyScopes, endpointId: string): AccessLevel {
-  if (Object.hasOwn(scopes.endpoints, endpointId)) {
-    const override = scopes.endpoints[endpointId];
-    return isAccessLevel(override) ? override : "none";
-  }
-  return isAccessLevel(scopes.endpointsAll) ? scopes.endpointsAll : "none";
+  return effectiveEndpointLevel(scopes.endpointsAll, endpointOverride(scopes, endpointId));
 }
 
 /** Legacy keys carried one permission that applied to GraphQL and every endpoint alike. */

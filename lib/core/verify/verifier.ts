@@ -1,11 +1,12 @@
 import { parsePresentedKey } from "@/lib/core/keys/format";
 import { hashKey } from "@/lib/core/keys/hash";
-import { levelAllows, type AccessLevel } from "@/lib/core/scopes/levels";
+import { effectiveEndpointLevel } from "@/lib/core/scopes/evaluate";
+import { levelAllows, type AccessLevel, type RequiredLevel } from "@/lib/core/scopes/levels";
 
 /** What a request needs: a level on GraphQL, or on one endpoint. */
 export type Requirement =
-  | { resource: "graphql"; access: "read" | "read_write" }
-  | { resource: "endpoint"; endpointId: string; access: "read" | "read_write" };
+  | { resource: "graphql"; access: RequiredLevel }
+  | { resource: "endpoint"; endpointId: string; access: RequiredLevel };
 
 /** A key as the verifier needs it, found by the SHA-256 of the presented key. */
 export type StoredKey = {
@@ -59,7 +60,7 @@ export async function decide(presented: string | null, requirement: Requirement,
   if (requirement.resource === "endpoint") {
     // Another account's endpoint, or none at all: the same answer, so ids cannot be probed.
     if (!key.endpointInAccount) return { ok: false, code: "NOT_FOUND", keyId: key.id };
-    granted = key.endpointOverride ?? key.endpointsAllLevel;
+    granted = effectiveEndpointLevel(key.endpointsAllLevel, key.endpointOverride);
   } else {
     granted = key.graphqlLevel;
   }

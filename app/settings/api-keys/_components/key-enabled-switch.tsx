@@ -1,8 +1,8 @@
 "use client";
 
-import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { Switch } from "@/components/ui/switch";
+import { useActionCall } from "@/components/use-action-call";
 import { setApiKeyEnabledAction } from "../actions";
 
 /**
@@ -11,37 +11,24 @@ import { setApiKeyEnabledAction } from "../actions";
  */
 export function KeyEnabledSwitch({ keyId, name, enabled }: { keyId: string; name: string; enabled: boolean }) {
   const [checked, setChecked] = useState(enabled);
-  const [error, setError] = useState<string | null>(null);
-  const mutation = useMutation({
-    mutationFn: async (next: boolean) => {
-      const result = await setApiKeyEnabledAction({ keyId, enabled: next });
-      if (!result.ok) throw new Error(result.message);
-      return result.data;
-    },
-    onMutate: (next) => {
-      setError(null);
-      setChecked(next);
-      return { previous: checked };
-    },
-    onError: (cause, _next, context) => {
-      setChecked(context?.previous ?? enabled);
-      setError(cause instanceof Error && cause.message ? cause.message : "Could not change this key. Try again.");
-    },
-  });
+  const action = useActionCall();
+
+  async function toggle(next: boolean) {
+    const previous = checked;
+    setChecked(next);
+    // Refused or unreachable alike: back to what the server last confirmed.
+    if (!(await action.call(() => setApiKeyEnabledAction({ keyId, enabled: next })))) setChecked(previous);
+  }
+
   return (
     <div className="flex items-center gap-2">
-      <Switch
-        checked={checked}
-        onCheckedChange={(next) => mutation.mutate(next)}
-        disabled={mutation.isPending}
-        aria-label={`Enable ${name}`}
-      />
+      <Switch checked={checked} onCheckedChange={toggle} disabled={action.pending} aria-label={`Enable ${name}`} />
       <span className="text-xs text-zinc-600" aria-hidden="true">
         {checked ? "On" : "Off"}
       </span>
-      {error ? (
+      {action.error ? (
         <span role="alert" className="text-xs text-red-600">
-          {error}
+          {action.error}
         </span>
       ) : null}
     </div>

@@ -3,10 +3,9 @@
 import * as RadioGroup from "@radix-ui/react-radio-group";
 import { useState } from "react";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
-import type { KeyScopes } from "@/lib/core/scopes/evaluate";
-import { ACCESS_LEVELS, type AccessLevel } from "@/lib/core/scopes/levels";
+import { effectiveEndpointLevel, endpointOverride, type KeyScopes } from "@/lib/core/scopes/evaluate";
+import { ACCESS_LEVELS, LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
 
-export const LEVEL_LABELS: Record<AccessLevel, string> = { none: "None", read: "Read", read_write: "Read / Write" };
 const FILTER_THRESHOLD = 10;
 
 type EndpointOption = { id: string; name: string };
@@ -143,12 +142,13 @@ export function ScopeGrid({
           </div>
           <div className="mt-1 max-h-72 overflow-y-auto">
             {visible.map((endpoint) => {
-              const override = Object.hasOwn(value.endpoints, endpoint.id) ? value.endpoints[endpoint.id] : undefined;
+              const override = endpointOverride(value, endpoint.id);
               return (
                 <LevelRow
                   key={endpoint.id}
                   label={endpoint.name}
-                  value={override ?? value.endpointsAll}
+                  // The same rule as the verifier's, so the grid shows what a request would get.
+                  value={effectiveEndpointLevel(value.endpointsAll, override)}
                   inherited={override === undefined}
                   disabled={readOnly}
                   onChange={(level) => override !== level && setEndpoint(endpoint.id, level)}

@@ -1,0 +1,150 @@
+import { rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { createAccount, type AccountDto } from "@/lib/dal/accounts";
+import { createScopedApiKey } from "@/lib/dal/api-keys";
+import { createEndpoint } from "@/lib/dal/endpoints";
+import * as apiKeyActions from "./api-keys/actions";
+import * as endpointActions from "./endpoints/actions";
+
+// Every dashboard action, as Next.js runs it, with the session stubbed: each goes through
+// accountAction (session, then the input, once) and answers the same ActionResult shapes.
+const session = vi.hoisted(() => ({ account: null as AccountDto | null }));
+const revalidated = vi.hoisted(() => [] as string[]);
+vi.mock("@/lib/auth/session", () => ({ getCurrentAccount: async () => session.account }));
+vi.mock("next/cache", () => ({ revalidatePath: (path: string) => void revalidated.push(path) }));
+
+type AnyAction = (input: unknown) => Promise<unknown>;
+const actions = { ...apiKeyActions, ...endpointActions } as unknown as Record<string, AnyAction>;
+
+let owner: AccountDto;
+let other: AccountDto;
+let endpointId = "";
+let keyId = "";
+
+async function account(label: string): Promise<AccountDto> {
+  const created = await createAccount(uniqueEmail(label), "password-actions-123");
+  if (!created.ok) throw new Error("setup: account");
+  return created.value;
+}
+
+/** Every row of both accounts, to prove a refused action changed nothing. */
+async function snapshot(): Promise<string> {
+  const tables = ["api_keys", "api_key_endpoint_scopes", "endpoints", "audit_log"];
+  const rows = await Promise.all(tables.map((table) => rawRows(`SELECT * FROM ${table} ORDER BY rowid`)));
+  return JSON.stringify(rows);
+}
+
+beforeAll(async () => {
+  owner = await account("actions-owner");
+  other = await account("actions-other");
+  const endpoint = await createEndpoint(owner.id, "alpha", { type: "dashboard" });
+  if (!endpoint.ok) throw new Error("setup: endpoint");
+  endpointId = endpoint.value.id;
+  const key = await createScopedApiKey(owner.id, { name: "ci", scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" });
+  if (!key.ok) throw new Error("setup: key");
+  keyId = key.value.key.id;
+});
+
+afterAll(async () => {
+  await removeTestDatabase();
+});
+
+beforeEach(() => {
+  session.account = null;
+  revalidated.length = 0;
+});
+
+/** A valid input per action, aimed at the owner's rows. */
+const validInputs: Record<string, () => unknown> = {
+  createApiKeyAction: () => ({ name: "new", scopes: { graphql: "none", endpointsAll: "none", endpoints: {} } }),
+  setApiKeyEnabledAction: () => ({ keyId, enabled: false }),
+  updateApiKeyScopesAction: () => ({ keyId, scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointId]: "read_write" } } }),
+  deleteApiKeyAction: () => ({ keyId }),
+  createEndpointAction: () => ({ name: "beta" }),
+  renameEndpointAction: () => ({ endpointId, name: "alpha-renamed" }),
+  deleteEndpointAction: () => ({ endpointId }),
+};
+
+describe("the dashboard's server actions", () => {
+  it("are exactly these, and every export is a function (a 'use server' file exports only actions)", () => {
+    expect(Object.keys(actions).sort()).toEqual(Object.keys(validInputs).sort());
+    for (const action of Object.values(actions)) expect(typeof action).toBe("function");
+  });
+
+  const names = Object.keys(validInputs);
+
+  it.each(names)("%s: signed out, valid or not, is UNAUTHENTICATED and changes nothing", async (name) => {
+    const before = await snapshot();
+    for (const input of [validInputs[name]!(), undefined, "garbage", { keyId: 1 }]) {
+      expect(await actions[name]!(input)).toEqual({ ok: false, code: "UNAUTHENTICATED", message: "Your session has ended. Sign in again." });
+    }
+    expect(await snapshot()).toBe(before);
+    expect(revalidated).toEqual([]);
+  });
+
+  it.each(names)("%s: signed in, a malformed input is BAD_REQUEST with field errors and changes nothing", async (name) => {
+    session.account = owner;
+    const before = await snapshot();
+    for (const input of [undefined, "garbage", [], { keyId: 1, endpointId: 1, name: 1, enabled: "yes" }]) {
+      const result = await actions[name]!(input);
+      expect(result).toMatchObject({ ok: false, code: "BAD_REQUEST", message: expect.any(String), fieldErrors: expect.any(Object) });
+    }
+    expect(await snapshot()).toBe(before);
+    expect(revalidated).toEqual([]);
+  });
+
+  it.each(names.filter((name) => name !== "createApiKeyAction" && name !== "createEndpointAction"))(
+    "%s: another account aiming at the owner's rows is NOT_FOUND and changes nothing",
+    async (name) => {
+      session.account = other;
+      const before = await snapshot();
+      const result = await actions[name]!(validInputs[name]!());
+      expect(result).toMatchObject({ ok: false, code: "NOT_FOUND" });
+      expect(await snapshot()).toBe(before);
+      expect(revalidated).toEqual([]);
+    },
+  );
+
+  it("name errors keep their messages, as a field error on `name`", async () => {
+    session.account = owner;
+    for (const name of ["createEndpointAction", "createApiKeyAction"]) {
+      expect(await actions[name]!({ name: "\u200B ", scopes: {} })).toEqual({
+        ok: false,
+        code: "BAD_REQUEST",
+        message: "Name can't be blank or invisible.",
+        fieldErrors: { name: "Name can't be blank or invisible." },
+      });
+    }
+    expect(await actions.renameEndpointAction!({ endpointId, name: "a\u202Eb" })).toMatchObject({ fieldErrors: { name: "Name can't contain text-direction characters." } });
+  });
+
+  it("a DAL refusal of the parsed input comes back as the DAL said it", async () => {
+    session.account = owner;
+    expect(await actions.createApiKeyAction!({ name: "bad-scopes", scopes: { graphql: "admin", endpointsAll: "none", endpoints: {} } })).toMatchObject({
+      ok: false,
+      code: "BAD_REQUEST",
+    });
+    expect(await actions.setApiKeyEnabledAction!({ keyId: "key_missing", enabled: true })).toEqual({ ok: false, code: "NOT_FOUND", message: "API key not found." });
+  });
+
+  it("each succeeds for the owner with the same result shapes, and revalidates its pages", async () => {
+    session.account = owner;
+    const shapes: [string, unknown, string[]][] = [
+      ["createEndpointAction", { ok: true, data: { id: expect.any(String) } }, ["/settings/endpoints", "/settings/api-keys"]],
+      ["renameEndpointAction", { ok: true, data: undefined }, ["/settings/endpoints", "/settings/api-keys"]],
+      ["createApiKeyAction", { ok: true, data: { plaintext: expect.stringMatching(/^rpa_/), name: "new" } }, ["/settings/api-keys"]],
+      ["setApiKeyEnabledAction", { ok: true, data: { enabled: false } }, ["/settings/api-keys"]],
+      ["updateApiKeyScopesAction", { ok: true, data: undefined }, ["/settings/api-keys"]],
+      ["deleteApiKeyAction", { ok: true, data: undefined }, ["/settings/api-keys"]],
+      ["deleteEndpointAction", { ok: true, data: undefined }, ["/settings/endpoints", "/settings/api-keys"]],
+    ];
+    expect(shapes.map(([name]) => name).sort()).toEqual(names.sort());
+    for (const [name, shape, pages] of shapes) {
+      revalidated.length = 0;
+      expect(await actions[name]!(validInputs[name]!())).toEqual(shape);
+      expect(revalidated).toEqual(pages);
+    }
+    expect(await rawRows("SELECT name FROM endpoints WHERE account_id = ? ORDER BY name", [owner.id])).toEqual([{ name: "beta" }]);
+    expect(await rawRows("SELECT name, enabled FROM api_keys WHERE account_id = ? ORDER BY name", [owner.id])).toEqual([{ name: "new", enabled: 1 }]);
+  });
+});

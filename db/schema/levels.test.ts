@@ -1,0 +1,25 @@
+import { getTableColumns } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import { describe, expect, it } from "vitest";
+import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
+import * as schema from "./index";
+
+// Every level column takes its enum from the one table in lib/core/scopes/levels.ts.
+const columns = Object.entries(schema as Record<string, SQLiteTable>).flatMap(([table, columnsOf]) =>
+  Object.values(getTableColumns(columnsOf)).map((column) => ({ name: `${table}.${column.name}`, enumValues: column.enumValues })),
+);
+const levelColumns = columns.filter((column) => column.enumValues?.some((value: string) => (ACCESS_LEVELS as readonly string[]).includes(value)));
+
+describe("the schema's level columns", () => {
+  it("are the three we know of", () => {
+    expect(levelColumns.map((column) => column.name).sort()).toEqual([
+      "apiKeyEndpointScopes.level",
+      "apiKeys.endpoints_all_level",
+      "apiKeys.graphql_level",
+    ]);
+  });
+
+  it.each(levelColumns.map((column) => [column.name, column.enumValues] as const))("%s takes exactly the table's ids", (_name, enumValues) => {
+    expect(enumValues).toEqual([...ACCESS_LEVELS]);
+  });
+});
