@@ -8,13 +8,14 @@ import { createScopedApiKey, deleteApiKey, getApiKey, listApiKeys, setApiKeyEnab
 import { createEndpoint, listEndpoints } from "@/lib/dal/endpoints";
 import { createKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder } from "@/lib/dal/last-used";
-import { DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "@/lib/dal/sql-runner";
-import { holdWriteLock, isDatabaseUnavailable, watchEventLoop, type LockHolder } from "@/testing/lock-holder";
+import { holdWriteLock, watchEventLoop, type LockHolder } from "@/testing/lock-holder";
 import { hashKey } from "@/lib/core/keys/hash";
 import { decide } from "@/lib/core/verify/verifier";
 import { BusyRetryClient, NATIVE_BUSY_TIMEOUT_MS, statementKind } from "./busy-retry";
-import { getDb, openDatabase, type Database as Db } from "./client";
+import { getDatabaseHandle, openDatabaseHandle, type Database as Db, type SqlRunner } from "./handle";
 import { migrateDatabase } from "./migrate";
+import { DatabaseUnavailableError, isDatabaseUnavailable } from "./unavailable";
+import { WriteQueue } from "./write-queue";
 
 // Issue item A at the data-access level: another process holds `BEGIN IMMEDIATE`. Reads and
 // verifications answer from committed data at once; every write waits asynchronously and gives
@@ -36,8 +37,9 @@ let keyId = "";
 let plaintext = "";
 
 beforeAll(async () => {
-  db = await getDb();
-  runner = openFileSqlRunner(testDatabasePath, BUSY_TIMEOUT_MS);
+  const handle = await getDatabaseHandle();
+  db = handle.db;
+  runner = handle.sql;
   const account = await createAccount(uniqueEmail("locked"), "password-locked-123");
   if (!account.ok) throw new Error("setup: account");
   accountId = account.value.id;
@@ -50,10 +52,7 @@ beforeAll(async () => {
   plaintext = key.value.plaintext;
 });
 
-afterAll(async () => {
-  runner?.close();
-  await removeTestDatabase();
-});
+afterAll(removeTestDatabase);
 
 /** Takes the lock in another process; the holder also disables the key, uncommitted. */
 function lockDatabase(holdMs = 30_000): Promise<LockHolder> {
@@ -210,13 +209,13 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
   it("a process starting meanwhile opens and migrates the database (nothing pending) without waiting", async () => {
     const holder = await lockDatabase();
     const url = `file:${testDatabasePath}`;
-    const fresh = openDatabase(url, { busyTimeoutMs: BUSY_TIMEOUT_MS });
+    const fresh = openDatabaseHandle(url, { busyTimeoutMs: BUSY_TIMEOUT_MS });
     try {
-      const { ms } = await timed(() => migrateDatabase(fresh, url));
+      const { ms } = await timed(() => migrateDatabase(fresh.db, url));
       expect(ms).toBeLessThan(FAST_MS * 2);
-      expect((await fresh.$client.execute("SELECT count(*) AS n FROM api_keys WHERE id = ?", [keyId])).rows[0]?.n).toBe(1);
+      expect((await fresh.db.$client.execute("SELECT count(*) AS n FROM api_keys WHERE id = ?", [keyId])).rows[0]?.n).toBe(1);
     } finally {
-      fresh.$client.close();
+      fresh.close();
       await holder.release();
     }
   });
@@ -264,7 +263,7 @@ describe("after the lock is released", () => {
   it("a pending migration refused under the lock runs after it, with foreign keys back on everywhere", async () => {
     const file = path.join(testDatabaseDir, "migrate-under-lock.db");
     const raw = createClient({ url: `file:${file}`, timeout: NATIVE_BUSY_TIMEOUT_MS });
-    const client = new BusyRetryClient(raw, { busyTimeoutMs: 300 });
+    const client = new BusyRetryClient(raw, { writes: new WriteQueue(300) });
     try {
       await client.execute("PRAGMA journal_mode=WAL");
       await client.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)");

@@ -5,10 +5,10 @@ import path from "node:path";
 import type { Client, Transaction } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEnv } from "@/lib/env";
-import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
 import { NATIVE_BUSY_TIMEOUT_MS } from "./busy-retry";
-import { getDb, openDatabase, type Database } from "./client";
+import { getDb, openDatabaseHandle, type Database } from "./handle";
 import { migrateDatabase } from "./migrate";
+import { DatabaseUnavailableError } from "./unavailable";
 
 // Not the default (2000), so the test shows the setting is passed through rather than coinciding.
 // Short, because the lock test below waits this long. readEnv() first runs inside getDb().
@@ -59,14 +59,14 @@ describe("file permissions", () => {
   it("creates the database, its -wal and -shm files 0600 in a 0700 folder: they hold password hashes", async () => {
     const root = mkdtempSync(path.join(tmpdir(), "keyscope-mode-"));
     const file = path.join(root, "fresh", "keyscope.db");
-    const fresh = openDatabase(`file:${file}`, { busyTimeoutMs: 250 });
+    const fresh = openDatabaseHandle(`file:${file}`, { busyTimeoutMs: 250 });
     try {
-      await migrateDatabase(fresh, `file:${file}`);
-      await fresh.$client.execute("SELECT count(*) FROM accounts");
+      await migrateDatabase(fresh.db, `file:${file}`);
+      await fresh.db.$client.execute("SELECT count(*) FROM accounts");
       expect(modeOf(path.dirname(file))).toBe(0o700);
       for (const created of [file, `${file}-wal`, `${file}-shm`]) expect([created, modeOf(created)]).toEqual([created, 0o600]);
     } finally {
-      fresh.$client.close();
+      fresh.close();
       rmSync(root, { recursive: true, force: true });
     }
   });
@@ -76,7 +76,7 @@ describe("file permissions", () => {
     const file = path.join(root, "existing.db");
     writeFileSync(file, "", { mode: 0o640 });
     try {
-      openDatabase(`file:${file}`, { busyTimeoutMs: 250 }).$client.close();
+      openDatabaseHandle(`file:${file}`, { busyTimeoutMs: 250 }).close();
       expect(modeOf(file)).toBe(0o640);
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -215,35 +215,35 @@ describe("migrations", () => {
   });
 
   it("a second client on the same file finds it migrated already", async () => {
-    const other = openDatabase(testDatabaseUrl, { busyTimeoutMs: 250 });
+    const other = openDatabaseHandle(testDatabaseUrl, { busyTimeoutMs: 250 });
     try {
       const before = await schemaState(db.$client);
-      await migrateDatabase(other, testDatabaseUrl);
-      expect(await schemaState(other.$client)).toEqual(before);
+      await migrateDatabase(other.db, testDatabaseUrl);
+      expect(await schemaState(other.db.$client)).toEqual(before);
     } finally {
-      other.$client.close();
+      other.close();
     }
   });
 
   it("two processes starting on a new database at once both succeed, and migrate it once", async () => {
     const url = `file:${path.join(testDatabaseDir, "race", "fresh.db")}`;
-    const first = openDatabase(url, { busyTimeoutMs: 2_000 });
-    const second = openDatabase(url, { busyTimeoutMs: 2_000 });
+    const first = openDatabaseHandle(url, { busyTimeoutMs: 2_000 });
+    const second = openDatabaseHandle(url, { busyTimeoutMs: 2_000 });
     try {
-      await Promise.all([migrateDatabase(first, url), migrateDatabase(second, url)]);
-      const state = await schemaState(first.$client);
-      expect(state).toEqual(await schemaState(second.$client));
+      await Promise.all([migrateDatabase(first.db, url), migrateDatabase(second.db, url)]);
+      const state = await schemaState(first.db.$client);
+      expect(state).toEqual(await schemaState(second.db.$client));
       expect(state.objects).toEqual((await schemaState(db.$client)).objects);
       expect(state.migrations).toHaveLength((await schemaState(db.$client)).migrations.length);
-      expect(await pragma(first.$client, "journal_mode")).toBe("wal");
+      expect(await pragma(first.db.$client, "journal_mode")).toBe("wal");
     } finally {
-      first.$client.close();
-      second.$client.close();
+      first.close();
+      second.close();
     }
   });
 });
 
-describe("openDatabase", () => {
+describe("openDatabaseHandle", () => {
   it.each([
     ["a plain path", (dir: string) => `file:${dir}/nested/deeper/app.db`, "nested/deeper/app.db"],
     ["three slashes", (dir: string) => `file://${dir}/three/app.db`, "three/app.db"],
@@ -251,12 +251,12 @@ describe("openDatabase", () => {
     ["a percent-encoded space", (dir: string) => `file:${dir}/with%20space/app.db`, "with space/app.db"],
   ])("creates missing parent directories for %s", async (_label, urlOf, relative) => {
     const url = urlOf(testDatabaseDir);
-    const opened = openDatabase(url, { busyTimeoutMs: 250 });
+    const opened = openDatabaseHandle(url, { busyTimeoutMs: 250 });
     try {
-      await opened.$client.execute("CREATE TABLE t (x)");
+      await opened.db.$client.execute("CREATE TABLE t (x)");
       expect(existsSync(path.join(testDatabaseDir, relative))).toBe(true);
     } finally {
-      opened.$client.close();
+      opened.close();
     }
   });
 });

@@ -74,7 +74,11 @@ test("runpod-sdk works unchanged against the Next app and the gateway", async ({
   }
 });
 
-test("a key disabled in the dashboard is refused by both processes within 1 s, under load", async ({ page, baseURL }) => {
+// The Next app made the change: it refuses from its answer on. The gateway is another process:
+// its decision cache notices the change at its next revision poll (issue 8: within 100 ms).
+const REFUSED_WITHIN_MS = [0, 100];
+
+test("a key disabled in the dashboard is refused by the Next app from the answer on and by the gateway within 100 ms, under load", async ({ page, baseURL }) => {
   await signUp(page);
   const endpointId = await createEndpoint(page, "revocation-target");
   const key = await createKey(page, "revoke-me", async () => {
@@ -107,18 +111,19 @@ test("a key disabled in the dashboard is refused by both processes within 1 s, u
 
   for (const target of [0, 1]) {
     const mine = samples.filter((s) => s.target === target);
+    const bound = REFUSED_WITHIN_MS[target]!;
     expect(mine.filter((s) => s.started < disabledAt).every((s) => s.status === 200)).toBe(true);
     // The disable takes effect when the server action commits, somewhere between the click and
-    // its answer (under this load the action itself waits its turn). Nothing that starts after
-    // the answer is allowed, in either process: the bound is 0 s, well inside SPEC's 1 s.
-    const late = mine.filter((s) => s.started >= acknowledgedAt);
+    // its answer (under this load the action itself waits its turn). Nothing that starts `bound`
+    // ms after the answer is allowed: 0 in the process that wrote, 100 ms in the other one.
+    const late = mine.filter((s) => s.started >= acknowledgedAt + bound);
     expect(late.length).toBeGreaterThan(0);
     expect(late.every((s) => s.status === 401 && s.code === "KEY_DISABLED")).toBe(true);
     const lastAllowed = Math.max(...mine.filter((s) => s.status === 200).map((s) => s.started));
-    expect(lastAllowed).toBeLessThan(acknowledgedAt);
+    expect(lastAllowed).toBeLessThan(acknowledgedAt + bound);
     console.log(
       `process ${target === 0 ? "next" : "gateway"}: ${mine.length} requests; the action answered ${acknowledgedAt - disabledAt} ms after the click; ` +
-        `last allowed request started ${lastAllowed - disabledAt} ms after the click, ${acknowledgedAt - lastAllowed} ms before the answer`,
+        `last allowed request started ${lastAllowed - disabledAt} ms after the click, ${lastAllowed - acknowledgedAt} ms after the answer (bound ${bound} ms)`,
     );
   }
 });

@@ -1,11 +1,11 @@
 import { removeTestDatabase, testDatabaseDir, testDatabasePath, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
+import { closeDatabaseHandle } from "@/db/handle";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
-import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { levelAllows, type AccessLevel } from "@/lib/core/scopes/levels";
 import type { Scopes, WriterEvent } from "./support/dal-writer";
 import { PORTS, recordFigures, sleep, spawnScript, startGateway, stop, stopAll, type Gateway } from "./support/processes";
 
@@ -41,9 +41,7 @@ beforeAll(async () => {
   jobKey = key.value.plaintext;
   // From here on only the child processes have the database open: each crash leaves it as a
   // power cut would, and the next process to open it recovers the WAL.
-  const db = await getDb();
-  db.$client.close();
-  (globalThis as { keyscopeDb?: unknown }).keyscopeDb = undefined;
+  await closeDatabaseHandle();
 });
 
 afterAll(async () => {
@@ -81,8 +79,6 @@ function sameScopes(a: Scopes, b: Scopes): boolean {
   const entries = (s: Scopes) => JSON.stringify([s.graphql, s.endpointsAll, Object.entries(s.endpoints).sort(([x], [y]) => x.localeCompare(y))]);
   return entries(a) === entries(b);
 }
-
-const RANK: Record<AccessLevel, number> = { none: 0, read: 1, read_write: 2 };
 
 describe("kill -9 during key creations, scope edits and API writes", () => {
   it(`survives ${CRASHES} crashes: integrity ok, no acknowledged write lost, no key with part of its scopes`, { timeout: 60_000 + CRASHES * 30_000 }, async () => {
@@ -218,7 +214,7 @@ describe("kill -9 during key creations, scope edits and API writes", () => {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ key: key.plaintext, resource: "endpoint", endpointId, access: "read" }),
         });
-        expect(await response.json()).toMatchObject({ code: RANK[level] >= 1 ? "VALID" : "INSUFFICIENT_SCOPE" });
+        expect(await response.json()).toMatchObject({ code: levelAllows(level, "read") ? "VALID" : "INSUFFICIENT_SCOPE" });
         totals.verifiedKeys += 1;
       }
       // Every acknowledged job is still there.
@@ -341,8 +337,6 @@ async function newReadKeys(label: string, count: number) {
     if (!created.ok) throw new Error("setup: key");
     keys.push({ id: created.value.key.id, plaintext: created.value.plaintext });
   }
-  const db = await getDb();
-  db.$client.close();
-  (globalThis as { keyscopeDb?: unknown }).keyscopeDb = undefined;
+  await closeDatabaseHandle();
   return keys;
 }

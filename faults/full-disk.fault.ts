@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { getDb } from "@/db/client";
+import { closeDatabaseHandle, getDb } from "@/db/handle";
 import { createAccount, type AccountDto } from "@/lib/dal/accounts";
 import { createScopedApiKey, getApiKey, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
 import { getDataPlane } from "@/lib/server/data-plane";
@@ -97,8 +97,7 @@ afterAll(async () => {
     const plane = await getDataPlane();
     plane.worker.stop();
     plane.lastUsed.stop();
-    plane.sql.close();
-    (await getDb()).$client.close();
+    await closeDatabaseHandle();
   }
   if (method) execFileSync("umount", ["-l", mountPoint], { stdio: "pipe" });
   rmSync(work, { recursive: true, force: true });

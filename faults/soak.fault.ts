@@ -1,7 +1,7 @@
 import { removeTestDatabase, testDatabaseDir, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
+import { closeDatabaseHandle } from "@/db/handle";
 import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
@@ -36,8 +36,7 @@ beforeAll(async () => {
   if (!rw.ok || !read.ok) throw new Error("setup: keys");
   rwKey = rw.value.plaintext;
   readKey = read.value.plaintext;
-  (await getDb()).$client.close();
-  (globalThis as { keyscopeDb?: unknown }).keyscopeDb = undefined;
+  await closeDatabaseHandle();
   server = await startGateway(
     PORTS.soak,
     // JOB_QUEUE_MAX_PER_ACCOUNT: under this write load the echo worker falls behind, and the one

@@ -10,6 +10,11 @@ const envSchema = z.object({
   AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
   // Last-used dates are written at most this often (SPEC §4: batched, never per request).
   LAST_USED_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(5_000),
+  // The verifier's decision cache (lib/dal/key-store.ts): entries kept per kind (known keys,
+  // unknown hashes; 0 turns it off), and how often every process reads the decision revision for
+  // changes committed by other processes. SPEC §4 (issue 8): seen within 100 ms, so at most 50.
+  DECISION_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
+  DECISION_CACHE_POLL_MS: z.coerce.number().int().min(1).max(50).default(25),
   ECHO_WORKER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   // Tests slow the echo worker down to observe queued jobs and cancel them before they finish.
   ECHO_WORKER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),

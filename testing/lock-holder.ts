@@ -6,7 +6,6 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
 
 const root = path.resolve(__dirname, "..");
 
@@ -77,14 +76,6 @@ export async function holdWriteLock(file: string, options: { holdMs: number; end
       return released;
     },
   };
-}
-
-/** DatabaseUnavailableError, as thrown or as the cause of drizzle's DrizzleQueryError. */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
-    if (current instanceof DatabaseUnavailableError) return true;
-  }
-  return false;
 }
 
 /** Runs `work` while a 10 ms timer ticks: its result, how long it took, the ticks, the longest gap. */

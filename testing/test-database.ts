@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { InArgs } from "@libsql/client";
 import { vi, type MockInstance } from "vitest";
-import { getDb } from "@/db/client";
+import { closeDatabaseHandle, getDb } from "@/db/handle";
 
 export const testDatabaseDir = mkdtempSync(path.join(os.tmpdir(), "keyscope-test-"));
 export const testDatabasePath = path.join(testDatabaseDir, "test.db");
@@ -46,25 +46,20 @@ export function uniqueEmail(label = "user"): string {
   return `${label}-${emailCounter}-${process.pid}@example.test`;
 }
 
-/** For afterAll: stops the data plane if one was opened, closes the client, removes the directory. */
+/** For afterAll: stops the data plane if one was opened, closes the database handle, removes the directory. */
 export async function removeTestDatabase(): Promise<void> {
   const globalForPlane = globalThis as unknown as {
-    keyscopeDataPlane?: Promise<{ worker: { stop(): void }; lastUsed: { stop(): void }; sql: { close(): void } }>;
+    keyscopeDataPlane?: Promise<{ worker: { stop(): void }; lastUsed: { stop(): void }; keyStore: { close(): void }; jobs: { close(): void } }>;
   };
   const plane = await globalForPlane.keyscopeDataPlane?.catch(() => undefined);
   if (plane) {
     plane.worker.stop();
     plane.lastUsed.stop();
-    plane.sql.close();
+    plane.keyStore.close();
+    plane.jobs.close();
     globalForPlane.keyscopeDataPlane = undefined;
   }
-  const globalForDb = globalThis as unknown as { keyscopeDb?: { url: string; ready: Promise<void>; db: { $client: { close(): void } } } };
-  const handle = globalForDb.keyscopeDb;
-  if (handle && handle.url === testDatabaseUrl) {
-    await handle.ready.catch(() => undefined);
-    handle.db.$client.close();
-    globalForDb.keyscopeDb = undefined;
-  }
+  await closeDatabaseHandle();
   rmSync(testDatabaseDir, { recursive: true, force: true });
 }
 

@@ -1,4 +1,4 @@
-import { handleGraphqlRequest } from "@/lib/http/graphql-api";
+import { handleGraphqlRequest } from "@/lib/http/graphql/handler";
 
 // Every method goes to the handler: anything but POST gets its own JSON 405 with `Allow: POST`.
 export const POST = handleGraphqlRequest;

@@ -8,9 +8,8 @@
 
 import { writeSync } from "node:fs";
 import { createScopedApiKey, updateApiKeyScopes } from "@/lib/dal/api-keys";
-import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { ACCESS_LEVELS as LEVELS, type AccessLevel } from "@/lib/core/scopes/levels";
 
-const LEVELS: AccessLevel[] = ["none", "read", "read_write"];
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 export type Scopes = { graphql: AccessLevel; endpointsAll: AccessLevel; endpoints: Record<string, AccessLevel> };

@@ -1,7 +1,7 @@
 import "server-only";
 import { hash, verify } from "@node-rs/argon2";
 import { and, eq, sql } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb } from "@/db/handle";
 import { accounts } from "@/db/schema";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";

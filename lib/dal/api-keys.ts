@@ -1,6 +1,6 @@
 import "server-only";
 import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
-import { getDb, type Database } from "@/db/client";
+import { getDb, type Database } from "@/db/handle";
 import { apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
 import { formatDisplayHint, type KeyKind } from "@/lib/core/keys/format";
 import { generateScopedKey } from "@/lib/core/keys/generate";

@@ -1,6 +1,6 @@
 import { countRows, rawRows, removeTestDatabase, uniqueEmail, type RawRow, runJustBeforeNextBatch } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
+import { getDb } from "@/db/handle";
 import { formatDisplayHint } from "@/lib/core/keys/format";
 import { hashKey } from "@/lib/core/keys/hash";
 import { createEmptyScopes, type KeyScopes } from "@/lib/core/scopes/evaluate";

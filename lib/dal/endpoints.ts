@@ -1,6 +1,6 @@
 import "server-only";
 import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
-import { getDb, type Database } from "@/db/client";
+import { getDb, type Database } from "@/db/handle";
 import { auditLog, endpoints } from "@/db/schema";
 import { normalizeName } from "@/lib/core/names";
 import { actorJson, auditSelection, outer, type AuditAction, type AuditActor } from "./audit-log";

@@ -1,13 +1,13 @@
-import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
+import { rawRows, removeTestDatabase, testDatabasePath, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { getDb } from "@/db/client";
+import { getDatabaseHandle, openDatabaseHandle, type SqlRunner } from "@/db/handle";
+import { DatabaseUnavailableError } from "@/db/unavailable";
 import { startEchoWorker } from "@/lib/worker/echo-worker";
 import { createAccount } from "./accounts";
 import { createEndpoint } from "./endpoints";
 import { createJobStore, type JobQuota, type JobRow, type JobStore } from "./jobs";
-import { DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "./sql-runner";
 
 // Quotas far out of reach, for the tests that are not about them.
 const UNLIMITED: JobQuota = { maxJobs: 1_000_000, maxInputBytes: 1e12 };
@@ -23,8 +23,7 @@ let accountC = "";
 let epC1 = "";
 
 beforeAll(async () => {
-  await getDb();
-  runner = openFileSqlRunner(testDatabasePath, 2_000);
+  runner = (await getDatabaseHandle()).sql;
   jobs = createJobStore(runner, UNLIMITED);
   const [a, b, c] = await Promise.all([
     createAccount(uniqueEmail("a"), "password-a-123"),
@@ -46,10 +45,10 @@ beforeAll(async () => {
   epC1 = await endpoint(accountC, "c1");
 });
 
-afterAll(async () => {
-  runner?.close();
-  await removeTestDatabase();
-});
+afterAll(removeTestDatabase);
+
+/** Another process's connection to the file: a handle of its own, with its own write queue. */
+const otherProcess = (busyTimeoutMs = 2_000) => openDatabaseHandle(testDatabaseUrl, { busyTimeoutMs });
 
 // Each test starts from an empty queue, so claimNext only sees its own jobs.
 beforeEach(async () => {
@@ -258,9 +257,9 @@ describe("claimNext is atomic", () => {
 
   it("two concurrent claim loops on two connections over 50 queued jobs claim each exactly once", async () => {
     const ids = await enqueueMany(50);
-    const second = openFileSqlRunner(testDatabasePath, 2_000);
+    const second = otherProcess();
     try {
-      const stores = [jobs, createJobStore(second, UNLIMITED)];
+      const stores = [jobs, createJobStore(second.sql, UNLIMITED)];
       const loop = async (store: JobStore) => {
         const claimed: string[] = [];
         let last: string | null = null;
@@ -376,7 +375,7 @@ describe("the echo worker over the job store", () => {
   });
 
   it("two workers on two connections complete each of 30 jobs exactly once", async () => {
-    const second = openFileSqlRunner(testDatabasePath, 2_000);
+    const second = otherProcess();
     const completions = new Map<string, number>();
     const counting = (store: JobStore): JobStore => ({
       ...store,
@@ -386,7 +385,7 @@ describe("the echo worker over the job store", () => {
         return changed;
       },
     });
-    const workers = [startEchoWorker(counting(jobs), { pollMs: 5, delayMs: 0 }), startEchoWorker(counting(createJobStore(second, UNLIMITED)), { pollMs: 5, delayMs: 0 })];
+    const workers = [startEchoWorker(counting(jobs), { pollMs: 5, delayMs: 0 }), startEchoWorker(counting(createJobStore(second.sql, UNLIMITED)), { pollMs: 5, delayMs: 0 })];
     try {
       const ids: string[] = [];
       for (let i = 0; i < 30; i++) ids.push((await enqueue(accountA, epA1, String(i), now())).id);
@@ -484,9 +483,9 @@ describe("per-account quotas on unfinished jobs", () => {
     ["count", { maxJobs: 10, maxInputBytes: 1e12 }, "jobs" as const, 10],
     ["input bytes", { maxJobs: 1_000, maxInputBytes: 100 }, "inputBytes" as const, 100],
   ])("60 concurrent submissions over three connections never exceed the %s quota", async (_label, quota, which, limit) => {
-    const others = [openFileSqlRunner(testDatabasePath, 5_000), openFileSqlRunner(testDatabasePath, 5_000)];
+    const others = [otherProcess(5_000), otherProcess(5_000)];
     try {
-      const stores = [createJobStore(runner, quota), ...others.map((other) => createJobStore(other, quota))];
+      const stores = [createJobStore(runner, quota), ...others.map((other) => createJobStore(other.sql, quota))];
       // Each input is 10 bytes: the byte quota admits 10 of them, as the count quota does.
       const results = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % 3]!.enqueue(accountA, epA1, quoted(`é${String(i).padStart(6, "0")}`), now())));
       expect(results.filter((result) => result.ok)).toHaveLength(10);

@@ -1,6 +1,6 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
-import type { SqlRunner } from "./sql-runner";
+import type { SqlRunner } from "@/db/handle";
 
 export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
 export const FINISHED_STATUSES: readonly JobStatus[] = ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"];
@@ -31,9 +31,87 @@ export type JobQuotaExceeded = { ok: false; code: "JOB_QUOTA_EXCEEDED"; quota: "
 // against ~15 ms for 1,000 queued jobs of 50 kB.
 const UNFINISHED = "SELECT count(*) AS n, coalesce(sum(octet_length(input)), 0) AS bytes FROM jobs WHERE account_id = ?1 AND status IN ('IN_QUEUE', 'IN_PROGRESS')";
 
+const HEALTH = `SELECT sum(status = 'COMPLETED') AS completed, sum(status = 'FAILED') AS failed,
+                       sum(status = 'IN_PROGRESS') AS inProgress, sum(status = 'IN_QUEUE') AS inQueue,
+                       sum(retries > 0) AS retried
+                FROM jobs WHERE endpoint_id = ?1 AND account_id = ?2`;
+
+// Bumped by SQLite whenever another connection (another process, or this process's drizzle client)
+// commits: the cheapest way to hear of any change to the jobs, one tiny read per poll.
+const DATA_VERSION = "SELECT data_version AS version FROM pragma_data_version";
+
+export type HealthCacheOptions = {
+  /** This process's own commits, on every path that writes (db/commit-signal.ts). */
+  commits: { listen(listener: () => void): () => void };
+  /** How often the data version is read for other connections' commits. */
+  pollMs: number;
+  maxEntries?: number;
+};
+
+/**
+ * Health counts per (account, endpoint), kept while nothing has been committed since they were
+ * read: the health query is the one database read left on the gateway's hottest route once
+ * decisions are cached. Dropped at once by this process's commits (so its own runs, cancels and
+ * completions show on the next request) and within one poll by any other connection's; never kept
+ * for a length of time. Until the data version can be read, every call reads the table.
+ */
+function createHealthCache(sql: SqlRunner, options: HealthCacheOptions, read: (accountId: string, endpointId: string) => Promise<EndpointHealth>) {
+  const maxEntries = options.maxEntries ?? 10_000;
+  const entries = new Map<string, EndpointHealth>();
+  let generation = 0;
+  let version: number | undefined;
+  let trusted = false;
+  const drop = () => {
+    generation += 1;
+    entries.clear();
+  };
+  const unlisten = options.commits.listen(drop);
+  let polling = false;
+  const poll = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      const row = await sql.get<{ version: number }>(DATA_VERSION, []);
+      if (row?.version !== version) drop();
+      version = row?.version;
+      trusted = version !== undefined;
+    } catch {
+      drop();
+      trusted = false;
+    } finally {
+      polling = false;
+    }
+  };
+  void poll();
+  const timer = setInterval(() => void poll(), options.pollMs);
+  timer.unref();
+  return {
+    async get(accountId: string, endpointId: string): Promise<EndpointHealth> {
+      if (!trusted) return read(accountId, endpointId);
+      const key = `${accountId} ${endpointId}`;
+      const hit = entries.get(key);
+      if (hit) return { ...hit };
+      // A commit while this read is under way drops the entry before it is kept.
+      const readAt = generation;
+      const counts = await read(accountId, endpointId);
+      if (readAt === generation && trusted) {
+        if (entries.size >= maxEntries) entries.clear();
+        entries.set(key, counts);
+      }
+      return { ...counts };
+    },
+    close() {
+      clearInterval(timer);
+      unlisten();
+      drop();
+      trusted = false;
+    },
+  };
+}
+
 // Every statement below that a request can reach names the account and the endpoint, so a job
 // id alone never reaches another account's job.
-export function createJobStore(sql: SqlRunner, quota: JobQuota) {
+export function createJobStore(sql: SqlRunner, quota: JobQuota, options: { healthCache?: HealthCacheOptions } = {}) {
   /**
    * Which quota refused a job: read after the refusal, only to word it (a job finishing in
    * between can make it name the byte quota when the count was the one at its limit).
@@ -44,6 +122,18 @@ export function createJobStore(sql: SqlRunner, quota: JobQuota) {
       ? { ok: false, code: "JOB_QUOTA_EXCEEDED", quota: "jobs", limit: quota.maxJobs }
       : { ok: false, code: "JOB_QUOTA_EXCEEDED", quota: "inputBytes", limit: quota.maxInputBytes };
   }
+
+  async function readHealth(accountId: string, endpointId: string): Promise<EndpointHealth> {
+    const row = await sql.get<Record<keyof EndpointHealth, number | null>>(HEALTH, [endpointId, accountId]);
+    return {
+      completed: Number(row?.completed ?? 0),
+      failed: Number(row?.failed ?? 0),
+      inProgress: Number(row?.inProgress ?? 0),
+      inQueue: Number(row?.inQueue ?? 0),
+      retried: Number(row?.retried ?? 0),
+    };
+  }
+  const healthCache = options.healthCache ? createHealthCache(sql, options.healthCache, readHealth) : undefined;
 
   return {
     /**
@@ -103,21 +193,14 @@ export function createJobStore(sql: SqlRunner, quota: JobQuota) {
       );
     },
 
-    async health(accountId: string, endpointId: string): Promise<EndpointHealth> {
-      const row = await sql.get<Record<keyof EndpointHealth, number | null>>(
-        `SELECT sum(status = 'COMPLETED') AS completed, sum(status = 'FAILED') AS failed,
-                sum(status = 'IN_PROGRESS') AS inProgress, sum(status = 'IN_QUEUE') AS inQueue,
-                sum(retries > 0) AS retried
-         FROM jobs WHERE endpoint_id = ?1 AND account_id = ?2`,
-        [endpointId, accountId],
-      );
-      return {
-        completed: Number(row?.completed ?? 0),
-        failed: Number(row?.failed ?? 0),
-        inProgress: Number(row?.inProgress ?? 0),
-        inQueue: Number(row?.inQueue ?? 0),
-        retried: Number(row?.retried ?? 0),
-      };
+    /** The endpoint's job counts (cached, when the store has a health cache). */
+    health(accountId: string, endpointId: string): Promise<EndpointHealth> {
+      return healthCache ? healthCache.get(accountId, endpointId) : readHealth(accountId, endpointId);
+    },
+
+    /** Stops the health cache's poll. */
+    close(): void {
+      healthCache?.close();
     },
 
     // The worker's side: not reachable from a request.

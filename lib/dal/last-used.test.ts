@@ -1,25 +1,22 @@
-import { rawRows, removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
+import { rawRows, removeTestDatabase, testDatabasePath, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import type { InValue } from "@libsql/client";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { getDb } from "@/db/client";
+import { getDatabaseHandle, getDb, openDatabaseHandle, type SqlRunner } from "@/db/handle";
+import { clientSqlRunner } from "@/db/sql-runner";
+import { DatabaseUnavailableError } from "@/db/unavailable";
 import { createAccount } from "./accounts";
 import { createScopedApiKey } from "./api-keys";
 import { createLastUsedRecorder } from "./last-used";
-import { clientSqlRunner, DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "./sql-runner";
 
 let accountId = "";
 let otherAccountId = "";
 let runner: SqlRunner;
 
-afterAll(async () => {
-  runner?.close();
-  await removeTestDatabase();
-});
+afterAll(removeTestDatabase);
 
 beforeAll(async () => {
-  await getDb(); // creates and migrates the file
-  runner = openFileSqlRunner(testDatabasePath, 2_000);
+  runner = (await getDatabaseHandle()).sql; // creates and migrates the file
   const [a, b] = await Promise.all([createAccount(uniqueEmail("a"), "password-a-123"), createAccount(uniqueEmail("b"), "password-b-123")]);
   if (!a.ok || !b.ok) throw new Error("setup: accounts");
   accountId = a.value.id;
@@ -144,8 +141,9 @@ describe("forward only", () => {
 
   it("another process's older pending time does not move it back", async () => {
     const first = createLastUsedRecorder(runner);
-    const secondRunner = openFileSqlRunner(testDatabasePath, 2_000);
-    const second = createLastUsedRecorder(secondRunner);
+    // Another process: a handle of its own.
+    const secondProcess = openDatabaseHandle(testDatabaseUrl, { busyTimeoutMs: 2_000 });
+    const second = createLastUsedRecorder(secondProcess.sql);
     try {
       const id = await newKeyId();
       second.record(id, 1_500_000_000_000);
@@ -154,7 +152,7 @@ describe("forward only", () => {
       await second.flush();
       expect(await lastUsedOf(id)).toBe(1_600_000_000_000);
     } finally {
-      secondRunner.close();
+      secondProcess.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import "server-only";
-import type { SqlRunner } from "./sql-runner";
+import type { SqlRunner } from "@/db/handle";
 
 // Forward-only: a flush never moves a key's last used date back, whichever process wrote last.
 const FLUSH = `

@@ -1,6 +1,6 @@
 import "server-only";
 import { and, desc, eq } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb } from "@/db/handle";
 import { pods } from "@/db/schema";
 import { normalizeName } from "@/lib/core/names";
 import { newId } from "./ids";

@@ -1,5 +1,5 @@
 import type { InArgs, InStatement, ResultSet } from "@libsql/client";
-import type { Database } from "@/db/client";
+import type { Database } from "@/db/handle";
 
 type BuiltQuery = { toSQL(): { sql: string; params: unknown[] } };
 

@@ -1,33 +1,40 @@
 import "server-only";
-import path from "node:path";
-import { getDb } from "@/db/client";
-import { filePathOf } from "@/db/url";
+import { getDatabaseHandle, type DatabaseHandle, type SqlRunner } from "@/db/handle";
+import { diskFileOf } from "@/db/url";
 import { readEnv } from "@/lib/env";
-import type { KeyStore } from "@/lib/core/verify/verifier";
 import { startEchoWorker, type EchoWorker } from "@/lib/worker/echo-worker";
 import { createJobStore, type JobStore } from "@/lib/dal/jobs";
-import { createKeyStore } from "@/lib/dal/key-store";
+import { createKeyStore, type DalKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder, type LastUsedRecorder } from "@/lib/dal/last-used";
-import { clientSqlRunner, openFileSqlRunner, type SqlRunner } from "@/lib/dal/sql-runner";
 
-export type DataPlane = { sql: SqlRunner; keyStore: KeyStore; lastUsed: LastUsedRecorder; jobs: JobStore; worker: EchoWorker };
+export type DataPlane = { database: DatabaseHandle; sql: SqlRunner; keyStore: DalKeyStore; lastUsed: LastUsedRecorder; jobs: JobStore; worker: EchoWorker };
 
 // One per process, shared by every bundle that imports this module (Next.js may load it twice).
 const globalForDataPlane = globalThis as unknown as { keyscopeDataPlane?: Promise<DataPlane> };
 
 async function openDataPlane(): Promise<DataPlane> {
   const env = readEnv();
-  const db = await getDb(); // creates and migrates the database first
-  const file = filePathOf(env.DATABASE_URL);
-  const sql = file && file !== ":memory:" ? openFileSqlRunner(path.resolve(file), env.DATABASE_BUSY_TIMEOUT_MS) : clientSqlRunner(db.$client);
+  const database = await getDatabaseHandle(); // creates and migrates the database first
+  // The handle's prepared statements: their writes queue with the dashboard's (db/handle.ts).
+  const sql = database.sql;
+  // Both write paths (drizzle's and the prepared statements) tell the handle's one hook after
+  // each commit, on every kind of database now. The caches stay on file databases only, as they
+  // were wired before the handle: their polls (SQLite's data version) are proven on files only.
+  const commits = diskFileOf(database.url) ? { listen: database.onCommittedWrite } : undefined;
   const lastUsed = createLastUsedRecorder(sql);
   lastUsed.start(env.LAST_USED_FLUSH_MS);
   // Next.js and the gateway end with process.exit() on SIGTERM / SIGINT; on file databases the
   // last-used dates recorded since the last flush are written synchronously on the way out.
   process.once("exit", () => lastUsed.flushAtExit());
-  const jobs = createJobStore(sql, { maxJobs: env.JOB_QUEUE_MAX_PER_ACCOUNT, maxInputBytes: env.JOB_QUEUE_MAX_BYTES_PER_ACCOUNT });
+  // Health counts are cached on the same terms as decisions: this process's commits drop them at
+  // once, other processes' within one poll (lib/dal/jobs.ts).
+  const healthCache = commits ? { commits, pollMs: env.DECISION_CACHE_POLL_MS } : undefined;
+  const jobs = createJobStore(sql, { maxJobs: env.JOB_QUEUE_MAX_PER_ACCOUNT, maxInputBytes: env.JOB_QUEUE_MAX_BYTES_PER_ACCOUNT }, { healthCache });
   const worker = startEchoWorker(jobs, { pollMs: env.ECHO_WORKER_POLL_MS, delayMs: env.ECHO_WORKER_DELAY_MS });
-  return { sql, keyStore: createKeyStore(sql, lastUsed), lastUsed, jobs, worker };
+  // No decision cache without `commits` (above): its own changes would wait for the poll.
+  const cache = commits ? { maxEntries: env.DECISION_CACHE_MAX_ENTRIES, pollMs: env.DECISION_CACHE_POLL_MS, commits } : undefined;
+  const keyStore = createKeyStore(sql, lastUsed, { cache });
+  return { database, sql, keyStore, lastUsed, jobs, worker };
 }
 
 /** The process's data plane: raw prepared SQL, the key store, and the last-used recorder. */

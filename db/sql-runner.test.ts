@@ -1,26 +1,29 @@
-import { removeTestDatabase, testDatabasePath, uniqueEmail } from "@/testing/test-database";
+import { removeTestDatabase, testDatabasePath, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import type { Client } from "@libsql/client";
 import Database from "libsql";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
 import { hashKey } from "@/lib/core/keys/hash";
 import { decide } from "@/lib/core/verify/verifier";
-import { createAccount } from "./accounts";
-import { createScopedApiKey } from "./api-keys";
-import { createKeyStore } from "./key-store";
-import { createLastUsedRecorder } from "./last-used";
-import { clientSqlRunner, DatabaseUnavailableError, openFileSqlRunner, type SqlRunner } from "./sql-runner";
+import { createAccount } from "@/lib/dal/accounts";
+import { createScopedApiKey } from "@/lib/dal/api-keys";
+import { createKeyStore } from "@/lib/dal/key-store";
+import { createLastUsedRecorder } from "@/lib/dal/last-used";
 import { watchEventLoop } from "@/testing/lock-holder";
+import { UngatedClient } from "./client";
+import { getDatabaseHandle, getDb, openDatabaseHandle } from "./handle";
+import { clientSqlRunner, type SqlRunner } from "./sql-runner";
+import { DatabaseUnavailableError } from "./unavailable";
 
+// The process's handle reads it on first use.
 const BUSY_TIMEOUT_MS = 300;
+process.env.DATABASE_BUSY_TIMEOUT_MS = String(BUSY_TIMEOUT_MS);
 
 let runner: SqlRunner;
 let holder: InstanceType<typeof Database>;
 let plaintext = "";
 
 beforeAll(async () => {
-  await getDb(); // creates and migrates the file, in WAL mode
-  runner = openFileSqlRunner(testDatabasePath, BUSY_TIMEOUT_MS);
+  runner = (await getDatabaseHandle()).sql; // creates and migrates the file, in WAL mode
   await runner.run("CREATE TABLE scratch (n INTEGER NOT NULL, label TEXT)", []);
   await runner.run("INSERT INTO scratch (n, label) VALUES (1, 'committed')", []);
   const account = await createAccount(uniqueEmail("runner"), "password-runner-123");
@@ -38,7 +41,6 @@ afterEach(() => {
 
 afterAll(async () => {
   holder?.close();
-  runner?.close();
   await removeTestDatabase();
 });
 
@@ -175,20 +177,20 @@ describe("file runner", () => {
   });
 
   it("a second runner on the same file sees committed writes at once", async () => {
-    const second = openFileSqlRunner(testDatabasePath, BUSY_TIMEOUT_MS);
+    const second = openDatabaseHandle(testDatabaseUrl, { busyTimeoutMs: BUSY_TIMEOUT_MS });
     try {
       await runner.run("INSERT INTO scratch (n) VALUES (40)", []);
-      expect((await second.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE n = 40", []))?.n).toBe(1);
+      expect((await second.sql.get<{ n: number }>("SELECT count(*) AS n FROM scratch WHERE n = 40", []))?.n).toBe(1);
     } finally {
       second.close();
     }
   });
 });
 
-describe("client runner (libSQL server)", () => {
-  const failing = (error: unknown) => clientSqlRunner({ execute: () => Promise.reject(error) } as unknown as Client);
+describe("client runner (libSQL server), on the handle's ungated client", () => {
+  const failing = (error: unknown) => clientSqlRunner(new UngatedClient({ execute: () => Promise.reject(error) } as unknown as Client, () => {}));
 
-  it.each(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "SERVER_ERROR"])("%s → DatabaseUnavailableError", async (code) => {
+  it.each(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR_WRITE", "SERVER_ERROR"])("%s → DatabaseUnavailableError", async (code) => {
     const sql = failing(Object.assign(new Error("secret detail"), { code }));
     await expect(sql.get("SELECT 1", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
     await expect(sql.all("SELECT 1", [])).rejects.toBeInstanceOf(DatabaseUnavailableError);

@@ -1,6 +1,6 @@
 import { buildSchema, getIntrospectionQuery, getOperationAST, Kind, parse, validate, type DocumentNode } from "graphql";
 import { describe, expect, it } from "vitest";
-import { findDocumentViolation, findQuerySizeViolation, GRAPHQL_LIMITS, selectExecutable } from "./graphql-limits";
+import { findDocumentViolation, findQuerySizeViolation, GRAPHQL_LIMITS, selectExecutable } from "./limits";
 
 // The shape of the served schema; this module does not depend on it.
 const schema = buildSchema(`
