@@ -7,7 +7,7 @@ import { removeTestDatabase } from "@/testing/test-database";
 import { hashKey } from "@/lib/core/keys/hash";
 import { withAccessLog } from "./access-log";
 import { handleEndpointApi } from "./endpoint-api";
-import { createGraphqlHandler } from "./graphql-api";
+import { createGraphqlHandler } from "./graphql/handler";
 
 let key = "";
 let keyId = "";

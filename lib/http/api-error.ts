@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError } from "@/lib/dal/sql-runner";
+import { DatabaseUnavailableError } from "@/db/unavailable";
 import type { DenialCode } from "@/lib/core/verify/verifier";
 
 // JOB_QUOTA_EXCEEDED is the account's cap on unfinished jobs (lib/dal/jobs.ts), not SPEC §9's
@@ -31,12 +31,36 @@ export const RETRY_AFTER_SECONDS = 1;
 // soon as one job finishes, which the echo worker does in milliseconds.
 const RETRY_AFTER: Partial<Record<ApiErrorCode, number>> = { JOB_QUOTA_EXCEEDED: RETRY_AFTER_SECONDS, UNAVAILABLE: RETRY_AFTER_SECONDS };
 
+/**
+ * A response as plain data: what the endpoint and verify APIs return, whichever server carries it
+ * (lib/http/api-transport.ts turns it into a Fetch `Response` or writes it to node:http). `keyId`
+ * is for the access log only, never sent.
+ */
+export type ApiReply = { status: number; headers: Record<string, string>; body: string; keyId?: string };
+
+// Names in the order a Fetch `Headers` lists them (sorted), so that the gateway's node:http path
+// writes them as its Fetch path does: the errors' extras (retry-after, www-authenticate) sort
+// between content-type and x-content-type-options (lib/http/api-transport.test.ts).
+function replyHeaders(extra: Record<string, string> | undefined): Record<string, string> {
+  // nosniff here, not only in next.config.ts, so the standalone gateway sends it too.
+  return { "cache-control": "no-store", "content-type": "application/json; charset=utf-8", ...extra, "x-content-type-options": "nosniff" };
+}
+
+export function jsonReply(body: unknown, status = 200, headers?: Record<string, string>): ApiReply {
+  return { status, headers: replyHeaders(headers), body: JSON.stringify(body) };
+}
+
+/** A reply whose JSON text is already written (hot routes build it without JSON.stringify). */
+export function jsonTextReply(body: string, status = 200): ApiReply {
+  return { status, headers: replyHeaders(undefined), body };
+}
+
+export function toResponse(reply: ApiReply): Response {
+  return new Response(reply.body, { status: reply.status, headers: reply.headers });
+}
+
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    // nosniff here, not only in next.config.ts, so the standalone gateway sends it too.
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers },
-  });
+  return toResponse(jsonReply(body, status, headers));
 }
 
 /**
@@ -44,16 +68,24 @@ export function jsonResponse(body: unknown, status = 200, headers: Record<string
  * `WWW-Authenticate` on 401 and `Retry-After` on 429 and 503. `message` must never carry a key or
  * hash.
  */
-export function apiError(code: ApiErrorCode, message: string = MESSAGES[code]): Response {
-  const headers: Record<string, string> = {};
-  if (STATUS[code] === 401) headers["www-authenticate"] = "Bearer";
+export function apiErrorReply(code: ApiErrorCode, message: string = MESSAGES[code]): ApiReply {
   const retryAfter = RETRY_AFTER[code];
-  if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
-  return jsonResponse({ error: { code, message } }, STATUS[code], headers);
+  const headers = STATUS[code] === 401 ? WWW_AUTHENTICATE : retryAfter !== undefined ? { "retry-after": String(retryAfter) } : undefined;
+  return jsonReply({ error: { code, message } }, STATUS[code], headers);
+}
+
+const WWW_AUTHENTICATE = { "www-authenticate": "Bearer" };
+
+export function apiError(code: ApiErrorCode, message?: string): Response {
+  return toResponse(apiErrorReply(code, message));
 }
 
 /** Any failure below a handler is a 503 with Retry-After: never a 500, never the error's text. */
-export function unavailable(error: unknown): Response {
+export function unavailableReply(error: unknown): ApiReply {
   if (!(error instanceof DatabaseUnavailableError)) console.error(`api: ${error instanceof Error ? error.name : "unknown error"}`);
-  return apiError("UNAVAILABLE");
+  return apiErrorReply("UNAVAILABLE");
+}
+
+export function unavailable(error: unknown): Response {
+  return toResponse(unavailableReply(error));
 }

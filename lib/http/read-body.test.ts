@@ -1,5 +1,8 @@
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
-import { MAX_JSON_DEPTH, jsonDepth, readJsonBody } from "./read-body";
+import { MAX_JSON_DEPTH, jsonDepth, readJsonBody, readNodeJsonBody, type JsonBody } from "./read-body";
 
 const nested = (depth: number, open = "[", close = "]") => open.repeat(depth) + close.repeat(depth);
 const post = (body: string) => new Request("http://test.invalid/", { method: "POST", body });
@@ -30,5 +33,34 @@ describe("readJsonBody depth limit", () => {
     const result = await readJsonBody(post(text), 1_000_000);
     expect(result.ok).toBe(accepted);
     if (!result.ok) expect(result.message).toBe(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  });
+});
+
+describe("readNodeJsonBody when the client hangs up", () => {
+  // A server whose handler reads the body after `before` resolves; answers what the reader gave.
+  async function hangUp(before: (req: IncomingMessage) => Promise<unknown>): Promise<JsonBody> {
+    let settle: (result: JsonBody) => void = () => {};
+    const result = new Promise<JsonBody>((resolve) => (settle = resolve));
+    const server = createServer((req) => {
+      req.on("error", () => {});
+      void before(req).then(() => readNodeJsonBody(req, 1_000).then(settle));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const socket = connect((server.address() as AddressInfo).port, "127.0.0.1", () => {
+      socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"input":');
+      setTimeout(() => socket.destroy(), 20);
+    });
+    try {
+      return await result;
+    } finally {
+      server.close();
+    }
+  }
+
+  it.each([
+    ["while its body is being read", async () => {}],
+    ["before its body was asked for", (req: IncomingMessage) => new Promise((resolve) => req.once("close", resolve))],
+  ])("%s: the body could not be read (the reader does not wait for ever)", async (_label, before) => {
+    expect(await hangUp(before)).toEqual({ ok: false, message: "The request body could not be read." });
   });
 });

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from "node:http";
+
 /**
  * How deeply a JSON body may nest. Deep enough for any honest payload (chat messages, tool calls,
  * nested configs stay under 20); past it, parsing, stringifying and validating recurse on the
@@ -5,10 +7,15 @@
  */
 export const MAX_JSON_DEPTH = 64;
 
+export type JsonBody = { ok: true; value: unknown } | { ok: false; message: string };
+
+const tooLarge = (maxBytes: number): JsonBody => ({ ok: false, message: `The request body is larger than ${maxBytes} bytes.` });
+const unreadable: JsonBody = { ok: false, message: "The request body could not be read." };
+
 /** A JSON body, refused past `maxBytes` before it is all read and past MAX_JSON_DEPTH before it is parsed; never throws. */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+export async function readJsonBody(request: Request, maxBytes: number): Promise<JsonBody> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) return { ok: false, message: `The request body is larger than ${maxBytes} bytes.` };
+  if (declared > maxBytes) return tooLarge(maxBytes);
   if (!request.body) return { ok: false, message: "The request body is empty." };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -20,14 +27,65 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
       size += value.byteLength;
       if (size > maxBytes) {
         await reader.cancel().catch(() => {});
-        return { ok: false, message: `The request body is larger than ${maxBytes} bytes.` };
+        return tooLarge(maxBytes);
       }
       chunks.push(value);
     }
   } catch {
-    return { ok: false, message: "The request body could not be read." };
+    return unreadable;
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return parseJsonBody(Buffer.concat(chunks));
+}
+
+/**
+ * The same rules on a node:http request (the gateway's fast path), without the Fetch stream. Past
+ * `maxBytes` the rest is read and dropped, not left on the wire: the answer, sent before the body
+ * ended, closes the connection (lib/http/front-door.ts).
+ */
+export function readNodeJsonBody(req: IncomingMessage, maxBytes: number): Promise<JsonBody> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (declared > maxBytes) return Promise.resolve(tooLarge(maxBytes));
+  // Gone before it was asked for (the client hung up): no event would ever come.
+  if (req.destroyed) return Promise.resolve(unreadable);
+  return new Promise((resolve) => {
+    (req as Reading)[READING] = { chunks: [], size: 0, maxBytes, resolve };
+    req.on("data", onData).on("end", onEnd).on("error", onFailure).on("close", onFailure);
+  });
+}
+
+// The listeners are shared functions, called with the request as `this`, and what they gather
+// lives on the request: no closures per request on the gateway's hottest routes.
+const READING = Symbol("keyscope.reading");
+type Reading = IncomingMessage & { [READING]?: { chunks: Buffer[]; size: number; maxBytes: number; resolve: (result: JsonBody) => void } };
+
+function settle(req: Reading, result: JsonBody): void {
+  const reading = req[READING];
+  if (!reading) return;
+  req[READING] = undefined;
+  req.off("data", onData).off("end", onEnd).off("error", onFailure).off("close", onFailure);
+  reading.resolve(result);
+}
+
+function onData(this: Reading, chunk: Buffer): void {
+  const reading = this[READING]!;
+  reading.size += chunk.byteLength;
+  if (reading.size <= reading.maxBytes) return void reading.chunks.push(chunk);
+  settle(this, tooLarge(reading.maxBytes));
+  this.resume();
+}
+
+function onEnd(this: Reading): void {
+  const { chunks, size } = this[READING]!;
+  settle(this, parseJsonBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+}
+
+/** An error, or the connection closed before the body ended. */
+function onFailure(this: Reading): void {
+  settle(this, unreadable);
+}
+
+function parseJsonBody(bytes: Buffer): JsonBody {
+  const text = bytes.toString("utf8");
   if (text.trim() === "") return { ok: false, message: "The request body is empty." };
   if (jsonDepth(text) > MAX_JSON_DEPTH) return { ok: false, message: `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.` };
   try {
