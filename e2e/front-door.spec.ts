@@ -14,6 +14,9 @@ const root = path.resolve(__dirname, "..");
 
 type AppServer = { origin: string; port: number; stop(): Promise<void> };
 
+/** Every server started here, stopped in afterAll even when its start timed out or failed. */
+const started = new Set<() => Promise<void>>();
+
 /** Another app server on its own fresh database, with settings of its own. */
 async function startAppServer(port: number, env: Record<string, string>): Promise<AppServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "keyscope-e2e-"));
@@ -34,6 +37,7 @@ async function startAppServer(port: number, env: Record<string, string>): Promis
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
+  started.add(stop);
   for (let i = 0; i < 600 && child.exitCode === null; i++) {
     if (await fetch(`${origin}/api/health`).then((r) => r.ok, () => false)) return { origin, port, stop };
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -186,7 +190,7 @@ test.describe("client addresses: forwarding headers count only behind a trusted 
     [direct, proxied] = await Promise.all([startAppServer(E2E_PORT + 11, LIMITS), startAppServer(E2E_PORT + 12, { ...LIMITS, TRUST_PROXY: "1" })]);
   });
   test.afterAll(async () => {
-    await Promise.all([direct?.stop(), proxied?.stop()]);
+    await Promise.all([...started].map((stop) => stop()));
   });
 
   test("without TRUST_PROXY, X-Forwarded-Proto does not make the session cookie Secure", async ({ browser }) => {
