@@ -8,14 +8,20 @@
 //   (d)  a Next.js route without authentication (/api/health): Next's own ceiling
 //   and, for comparison, (b) and (b') without the decision cache (DECISION_CACHE_MAX_ENTRIES=0) and
 //   through the gateway's Fetch path (every route through Request and Response, as before the
-//   fast path); then the RSS of the gateway and of the Next server after the load, all with
-//   BENCH_KEYS (1M) keys in the database; then decide() and revocation (scripts/bench-decisions.ts).
+//   fast path), and plain node:http answering (b)'s and (b')'s very bytes as constants (after
+//   reading (b')'s body): what node:http and the load generator cost for those shapes alone; then
+//   the RSS of the gateway and of the Next server after the load, all with BENCH_KEYS (1M) keys in
+//   the database; then decide() and revocation (scripts/bench-decisions.ts).
+//
+// Each row also gives the CPU time per request of the server and of this process (autocannon):
+// on a shared machine, req/s moves with the neighbours; CPU per request much less so.
 //
 // autocannon, 50 connections, BENCH_RUNS runs of BENCH_DURATION seconds, targets interleaved so
 // that ratios hold on a noisy machine; medians reported. BENCH_TARGETS picks some targets by key
-// (a,b,b',c,d,b-nocache,b'-nocache,b-fetch,b'-fetch); BENCH_DECISIONS=0 skips the decision sections.
+// (a,b,b',c,d,b-nocache,b'-nocache,b-fetch,b'-fetch,a-b,a-b'); BENCH_DECISIONS=0 skips the decision sections.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -69,11 +75,48 @@ function memoryOf(pid: number): { rss: number; peak: number; file: number } {
   return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024, file: kb("RssFile") / 1024 };
 }
 
-type Target = { key: string; label: string; url: string; method?: "POST"; headers: Record<string, string>; body?: string };
+/** CPU time a process has used so far, in µs (Linux; clock ticks of 10 ms). */
+function cpuOf(pid: number | "self"): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+type Target = { key: string; label: string; url: string; method?: "POST"; headers: Record<string, string>; body?: string; server: () => number };
 
 async function load(target: Target, seconds: number) {
+  const before = { server: cpuOf(target.server()), client: cpuOf("self") };
   const result = await autocannon({ url: target.url, method: target.method ?? "GET", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: seconds });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  const n = Math.max(1, result.requests.total);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    serverCpu: (cpuOf(target.server()) - before.server) / n,
+    clientCpu: (cpuOf("self") - before.client) / n,
+  };
+}
+
+/**
+ * `--shapes <port> <health body> <verify body>`: node:http answering the gateway's health and
+ * verify answers as constants, with the same headers; POST reads its JSON body first, as the
+ * gateway does. The floor under (b) and (b') that no gateway code can go below.
+ */
+function shapesServer(port: number, health: string, verify: string) {
+  const headers = (body: string) => ["cache-control", "no-store", "content-type", "application/json; charset=utf-8", "x-content-type-options", "nosniff", "content-length", String(Buffer.byteLength(body))];
+  const server = createServer((req, res) => {
+    if (req.method !== "POST") return void res.writeHead(200, headers(health)).end(health);
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      res.writeHead(200, headers(verify)).end(verify);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, "127.0.0.1");
+  process.on("SIGTERM", () => process.exit(0));
 }
 
 /** `--fetch-gateway <port>`: the gateway with every route on the Fetch path, for comparison. */
@@ -89,6 +132,7 @@ async function fetchPathGateway(port: number) {
 
 async function main() {
   if (process.argv[2] === "--fetch-gateway") return fetchPathGateway(Number(process.argv[3]));
+  if (process.argv[2] === "--shapes") return shapesServer(Number(process.argv[3]), process.argv[4]!, process.argv[5]!);
 
   if (!existsSync(path.join(root, ".next", "BUILD_ID"))) {
     console.log("No build yet: building…");
@@ -119,9 +163,10 @@ async function main() {
     uncached: gateway(3203, { DECISION_CACHE_MAX_ENTRIES: "0" }),
     fetchPath: start(["--conditions=react-server", "--import", "tsx", "scripts/bench.ts", "--fetch-gateway", "3204"], env),
     next: start(["--import", "tsx", "scripts/next-server.ts", "--port", "3200", "--hostname", "127.0.0.1"], env),
+    shapes: undefined as ChildProcess | undefined,
   };
   const cleanup = () => {
-    Object.values(servers).forEach(stop);
+    Object.values(servers).forEach((child) => child && stop(child));
     rmSync(dir, { recursive: true, force: true });
   };
   process.on("SIGINT", () => {
@@ -130,15 +175,17 @@ async function main() {
   });
 
   const all: Target[] = [
-    { key: "a", label: "(a) node:http constant", url: "http://127.0.0.1:3202/", headers: {} },
-    { key: "b", label: "(b) gateway `GET /v2/{id}/health` + key", url: `http://127.0.0.1:3201${healthPath}`, headers: auth },
-    { key: "b'", label: "(b') gateway `POST /api/v1/keys/verify`", url: "http://127.0.0.1:3201/api/v1/keys/verify", ...verify },
-    { key: "c", label: "(c) Next `GET /v2/{id}/health` + key", url: `http://127.0.0.1:3200${healthPath}`, headers: auth },
-    { key: "d", label: "(d) Next `/api/health`, no auth", url: "http://127.0.0.1:3200/api/health", headers: {} },
-    { key: "b-nocache", label: "(b) without the decision cache", url: `http://127.0.0.1:3203${healthPath}`, headers: auth },
-    { key: "b'-nocache", label: "(b') without the decision cache", url: "http://127.0.0.1:3203/api/v1/keys/verify", ...verify },
-    { key: "b-fetch", label: "(b) through the Fetch path", url: `http://127.0.0.1:3204${healthPath}`, headers: auth },
-    { key: "b'-fetch", label: "(b') through the Fetch path", url: "http://127.0.0.1:3204/api/v1/keys/verify", ...verify },
+    { key: "a", label: "(a) node:http constant", url: "http://127.0.0.1:3202/", headers: {}, server: () => servers.constant.pid! },
+    { key: "b", label: "(b) gateway `GET /v2/{id}/health` + key", url: `http://127.0.0.1:3201${healthPath}`, headers: auth, server: () => servers.gateway.pid! },
+    { key: "b'", label: "(b') gateway `POST /api/v1/keys/verify`", url: "http://127.0.0.1:3201/api/v1/keys/verify", ...verify, server: () => servers.gateway.pid! },
+    { key: "c", label: "(c) Next `GET /v2/{id}/health` + key", url: `http://127.0.0.1:3200${healthPath}`, headers: auth, server: () => servers.next.pid! },
+    { key: "d", label: "(d) Next `/api/health`, no auth", url: "http://127.0.0.1:3200/api/health", headers: {}, server: () => servers.next.pid! },
+    { key: "b-nocache", label: "(b) without the decision cache", url: `http://127.0.0.1:3203${healthPath}`, headers: auth, server: () => servers.uncached.pid! },
+    { key: "b'-nocache", label: "(b') without the decision cache", url: "http://127.0.0.1:3203/api/v1/keys/verify", ...verify, server: () => servers.uncached.pid! },
+    { key: "b-fetch", label: "(b) through the Fetch path", url: `http://127.0.0.1:3204${healthPath}`, headers: auth, server: () => servers.fetchPath.pid! },
+    { key: "b'-fetch", label: "(b') through the Fetch path", url: "http://127.0.0.1:3204/api/v1/keys/verify", ...verify, server: () => servers.fetchPath.pid! },
+    { key: "a-b", label: "node:http sending (b)'s bytes as a constant", url: "http://127.0.0.1:3205/", headers: auth, server: () => servers.shapes!.pid! },
+    { key: "a-b'", label: "node:http reading (b')'s body, sending its bytes", url: "http://127.0.0.1:3205/", ...verify, server: () => servers.shapes!.pid! },
   ];
   const picked = process.env.BENCH_TARGETS?.split(",").map((key) => key.trim());
   const targets = picked ? all.filter((t) => picked.includes(t.key)) : all;
@@ -146,6 +193,11 @@ async function main() {
 
   try {
     await Promise.all(["http://127.0.0.1:3202/", "http://127.0.0.1:3201/healthz", "http://127.0.0.1:3203/healthz", "http://127.0.0.1:3204/healthz", "http://127.0.0.1:3200/api/health"].map((url) => waitFor(url)));
+    // The reference shapes: the gateway's own answers, byte for byte.
+    const answer = async (target: Target | undefined) => (await fetch(target!.url, { method: target!.method, headers: target!.headers, body: target!.body })).text();
+    const [healthAnswer, verifyAnswer] = await Promise.all([answer(all.find((t) => t.key === "b")), answer(all.find((t) => t.key === "b'"))]);
+    servers.shapes = start(["--import", "tsx", "scripts/bench.ts", "--shapes", "3205", healthAnswer, verifyAnswer], env);
+    await waitFor("http://127.0.0.1:3205/");
     for (const target of targets) {
       const check = await fetch(target.url, { method: target.method, headers: target.headers, body: target.body });
       const text = await check.text();
@@ -166,26 +218,36 @@ async function main() {
     const row = (key: string) => {
       const runs = results.get(key);
       if (!runs) return undefined;
-      return { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), bad: runs.reduce((n, r) => n + r.non2xx + r.errors, 0) };
+      return {
+        rps: median(runs.map((r) => r.rps)),
+        p50: median(runs.map((r) => r.p50)),
+        p99: median(runs.map((r) => r.p99)),
+        bad: runs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+        serverCpu: median(runs.map((r) => r.serverCpu)),
+        clientCpu: median(runs.map((r) => r.clientCpu)),
+      };
     };
 
     console.log(`\nHTTP: ${CONNECTIONS} connections, ${RUNS} × ${DURATION} s, medians (autocannon); ${KEYS.toLocaleString("en")} keys in the database\n`);
-    console.log("| server | req/s | p50 ms | p99 ms | non-2xx |");
-    console.log("| --- | ---: | ---: | ---: | ---: |");
+    console.log("| server | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req | load generator CPU µs/req |");
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const t of targets) {
       const r = row(t.key)!;
-      console.log(`| ${t.label} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.bad} |`);
+      console.log(`| ${t.label} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.bad} | ${r.serverCpu.toFixed(0)} | ${r.clientCpu.toFixed(0)} |`);
     }
     console.log(`\nMemory after the load, ${KEYS.toLocaleString("en")} keys in the database\n`);
     console.log("| process | RSS MB | of which files MB | peak RSS MB |");
     console.log("| --- | ---: | ---: | ---: |");
     for (const m of memory) console.log(`| ${m.label} | ${m.rss.toFixed(0)} | ${m.file.toFixed(0)} | ${m.peak.toFixed(0)} |`);
 
-    const [a, b, bv, c, d] = ["a", "b", "b'", "c", "d"].map(row);
+    const [a, b, bv, c, d, floorB, floorBv] = ["a", "b", "b'", "c", "d", "a-b", "a-b'"].map(row);
     const goals: string[] = [];
     if (a && b) goals.push(`| (b) / (a) | ${(b.rps / a.rps).toFixed(2)} | ≥ 0.7 |`, `| (b) p99 / (a) p99 | ${b.p99} / ${a.p99} ms | ≤ 2 × |`);
     if (a && bv) goals.push(`| (b') / (a) | ${(bv.rps / a.rps).toFixed(2)} | ≥ 0.6 |`);
     if (c && d) goals.push(`| (c) / (d) | ${(c.rps / d.rps).toFixed(2)} | ≥ 0.9 |`);
+    // Not goals: how far the gateway stays above node:http sending the same bytes.
+    if (a && floorB) goals.push(`| node:http sending (b)'s bytes / (a) | ${(floorB.rps / a.rps).toFixed(2)} | (what (b) can reach) |`);
+    if (a && floorBv) goals.push(`| node:http reading (b')'s body, sending its bytes / (a) | ${(floorBv.rps / a.rps).toFixed(2)} | (what (b') can reach) |`);
     goals.push(`| gateway RSS | ${memory[0]!.rss.toFixed(0)} MB | ≤ 150 MB |`, `| Next RSS | ${memory[1]!.rss.toFixed(0)} MB | ≤ 400 MB |`);
     console.log(`\n| target | measured | goal |`);
     console.log("| --- | ---: | --- |");
@@ -205,7 +267,8 @@ async function main() {
 
 main().then(
   () => {
-    if (process.argv[2] !== "--fetch-gateway") process.exit(0);
+    // The comparison servers keep running until stopped.
+    if (process.argv[2] !== "--fetch-gateway" && process.argv[2] !== "--shapes") process.exit(0);
   },
   (error) => {
     console.error(error);
