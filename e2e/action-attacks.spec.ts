@@ -1,28 +1,14 @@
-import type { APIRequestContext, Page, Request } from "@playwright/test";
-import { createEndpoint, createKey, openE2eDatabase, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
+import type { APIRequestContext, Page } from "@playwright/test";
+import { captureAction, createEndpoint, createKey, openE2eDatabase, expect, keyRow, scopeRow, signUp, test, type CapturedAction } from "./fixtures";
 
 // Server actions are public POST endpoints. Capture each real action call the dashboard makes,
 // then replay it the way an attacker would, and prove the victim's rows are byte-for-byte
 // unchanged.
 
-type Captured = { name: string; url: string; headers: Record<string, string>; body: string };
+type Captured = CapturedAction & { name: string };
 
 async function capture(page: Page, name: string, act: () => Promise<void>): Promise<Captured> {
-  const seen = page.waitForRequest((request: Request) => request.method() === "POST" && !!request.headers()["next-action"]);
-  await act();
-  const request = await seen;
-  const headers = request.headers();
-  return {
-    name,
-    url: request.url(),
-    headers: {
-      "next-action": headers["next-action"]!,
-      "content-type": headers["content-type"] ?? "text/plain;charset=UTF-8",
-      accept: "text/x-component",
-      ...(headers["next-router-state-tree"] ? { "next-router-state-tree": headers["next-router-state-tree"] } : {}),
-    },
-    body: request.postData() ?? "",
-  };
+  return { name, ...(await captureAction(page, act)) };
 }
 
 async function snapshot(accountId: string): Promise<string> {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createClient } from "@libsql/client";
-import { test as base, expect, type Page } from "@playwright/test";
+import { test as base, expect, type Page, type Request } from "@playwright/test";
 
 export { expect };
 
@@ -84,3 +84,24 @@ export async function importLegacyKeys(email: string, file: string) {
 }
 
 export const test = base;
+
+/** A server action call as the raw POST an attacker holding the cookie would send. */
+export type CapturedAction = { url: string; headers: Record<string, string>; body: string };
+
+/** The server action call `act` makes in the dashboard, captured for replaying. */
+export async function captureAction(page: Page, act: () => Promise<void>): Promise<CapturedAction> {
+  const seen = page.waitForRequest((request: Request) => request.method() === "POST" && !!request.headers()["next-action"]);
+  await act();
+  const request = await seen;
+  const headers = request.headers();
+  return {
+    url: request.url(),
+    headers: {
+      "next-action": headers["next-action"]!,
+      "content-type": headers["content-type"] ?? "text/plain;charset=UTF-8",
+      accept: "text/x-component",
+      ...(headers["next-router-state-tree"] ? { "next-router-state-tree": headers["next-router-state-tree"] } : {}),
+    },
+    body: request.postData() ?? "",
+  };
+}

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { request as playwrightRequest, type Browser } from "@playwright/test";
 import { createEndpoint, createKey, E2E_PORT, expect, PASSWORD, scopeRow, signUp, test, uniqueEmail } from "./fixtures";
+import { rawExchange } from "../testing/raw-http";
 
 // The Next.js server's front door (lib/http/front-door.ts), the same one the gateway has:
 // lib/http/gateway.test.ts runs the gateway side of these tables.
@@ -46,16 +46,6 @@ async function startAppServer(port: number, env: Record<string, string>): Promis
   throw new Error("app server did not start");
 }
 
-/** One raw HTTP/1.1 exchange on a fresh connection. */
-function rawExchange(port: number, text: string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.end(text));
-    let data = "";
-    socket.on("data", (chunk) => (data += chunk.toString()));
-    socket.on("end", () => resolve(data));
-    socket.on("error", reject);
-  });
-}
 
 const portOf = (baseURL: string) => Number(new URL(baseURL).port);
 

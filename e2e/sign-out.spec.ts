@@ -1,32 +1,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Browser, BrowserContext, Cookie, Page, Request } from "@playwright/test";
+import type { Browser, BrowserContext, Cookie } from "@playwright/test";
 import { decode, encode } from "next-auth/jwt";
-import { createKey, expect, openE2eDatabase, signIn, signUp, test } from "./fixtures";
+import { captureAction, createKey, expect, openE2eDatabase, signIn, signUp, test, type CapturedAction } from "./fixtures";
 
 // Sign-out must end the session on the server, not just delete the browser's cookie: a copy of
 // the cookie taken before `Sign out` (another browser, a stolen cookie) must stop working for pages,
 // for server actions replayed as raw POSTs, and for next-auth's own /api/auth/session.
 
-type Captured = { url: string; headers: Record<string, string>; body: string };
-
-/** The server action call `act` makes, as the raw POST an attacker holding the cookie would send. */
-async function capture(page: Page, act: () => Promise<void>): Promise<Captured> {
-  const seen = page.waitForRequest((request: Request) => request.method() === "POST" && !!request.headers()["next-action"]);
-  await act();
-  const request = await seen;
-  const headers = request.headers();
-  return {
-    url: request.url(),
-    headers: {
-      "next-action": headers["next-action"]!,
-      "content-type": headers["content-type"] ?? "text/plain;charset=UTF-8",
-      accept: "text/x-component",
-      ...(headers["next-router-state-tree"] ? { "next-router-state-tree": headers["next-router-state-tree"] } : {}),
-    },
-    body: request.postData() ?? "",
-  };
-}
+type Captured = CapturedAction;
+const capture = captureAction;
 
 /** Plain fetch: no cookie jar, so only the cookie header given is sent. */
 async function replay(action: Captured, cookie: string, body = action.body) {

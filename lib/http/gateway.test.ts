@@ -13,6 +13,7 @@ import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { routeRequest } from "./gateway";
 import { GRAPHQL_LIMITS } from "./graphql/limits";
 import { startTestGateway, type TestGateway } from "@/testing/test-gateway";
+import { rawExchange } from "@/testing/raw-http";
 
 vi.hoisted(() => {
   process.env.ECHO_WORKER_POLL_MS = "60000";
@@ -291,16 +292,6 @@ describe("the other routes through the gateway", () => {
   });
 });
 
-/** One raw HTTP/1.1 exchange on a fresh connection: what a client sends, byte for byte. */
-function rawExchange(port: number, text: string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.end(text));
-    let data = "";
-    socket.on("data", (chunk) => (data += chunk.toString()));
-    socket.on("end", () => resolve(data));
-    socket.on("error", reject);
-  });
-}
 
 // The same front door as the Next.js app (lib/http/front-door.ts; e2e/front-door.spec.ts holds
 // the same table against Next).
