@@ -1,4 +1,4 @@
-import { createEndpoint, createKey, openE2eDatabase, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
+import { confirmInDialog, createEndpoint, createKey, openE2eDatabase, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
 
 const SECRET_SCANNING_REGEX = /\brpa_[0-9A-Za-z]{36}\b/;
 
@@ -154,7 +154,7 @@ test.describe("API keys", () => {
     await expect(keyRow(page, "short-lived")).toHaveCount(1);
 
     await keyRow(page, "short-lived").getByRole("button", { name: "Delete" }).click();
-    await page.getByRole("button", { name: "Delete key" }).click();
+    await confirmInDialog(page, "Delete key");
     await expect(keyRow(page, "short-lived")).toHaveCount(0);
     await page.reload();
     await expect(page.getByText("No API keys yet")).toBeVisible();

@@ -1,4 +1,4 @@
-import { createEndpoint, createKey, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
+import { confirmInDialog, createEndpoint, createKey, expect, keyRow, scopeRow, signUp, test } from "./fixtures";
 import type { Page } from "@playwright/test";
 
 /** The sentence of each entry on the audit log page, top to bottom. */
@@ -30,7 +30,7 @@ test.describe("audit log", () => {
     await expect(page.getByRole("dialog")).toBeHidden();
 
     await keyRow(page, "ci").getByRole("button", { name: "Delete" }).click();
-    await page.getByRole("button", { name: "Delete key" }).click();
+    await confirmInDialog(page, "Delete key");
     await expect(keyRow(page, "ci")).toHaveCount(0);
 
     await page.goto("/settings/endpoints");
@@ -40,7 +40,7 @@ test.describe("audit log", () => {
     const renamed = page.getByRole("listitem", { name: "scratch-2", exact: true });
     await expect(renamed).toBeVisible();
     await renamed.getByRole("button", { name: "Delete" }).click();
-    await page.getByRole("button", { name: "Delete endpoint" }).click();
+    await confirmInDialog(page, "Delete endpoint");
     await expect(renamed).toHaveCount(0);
 
     await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "Audit log" }).click();

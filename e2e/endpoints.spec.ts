@@ -1,4 +1,4 @@
-import { createEndpoint, expect, signUp, test } from "./fixtures";
+import { confirmInDialog, createEndpoint, expect, signUp, test } from "./fixtures";
 
 test.describe("endpoints", () => {
   test("create, copy the id, rename and delete an endpoint", async ({ page, context }) => {
@@ -21,7 +21,7 @@ test.describe("endpoints", () => {
     await page.reload();
     await renamed.getByRole("button", { name: "Delete" }).click();
     await expect(page.getByRole("alertdialog")).toContainText("Delete whisper-v3?");
-    await page.getByRole("button", { name: "Delete endpoint" }).click();
+    await confirmInDialog(page, "Delete endpoint");
     await expect(renamed).toHaveCount(0);
     await page.reload();
     await expect(page.getByText("No endpoints yet.")).toBeVisible();

@@ -49,6 +49,16 @@ export async function createEndpoint(page: Page, name: string): Promise<string> 
   return (await item.locator("code").textContent())!.trim();
 }
 
+/**
+ * Clicks a confirm dialog's button and waits for the dialog to close, i.e. for the action to
+ * answer. While a dialog is open the page behind it is hidden from the accessibility tree, so a
+ * "row is gone" check made before this would pass at once, with the action still in flight.
+ */
+export async function confirmInDialog(page: Page, button: string): Promise<void> {
+  await page.getByRole("button", { name: button, exact: true }).click();
+  await expect(page.getByRole("alertdialog")).toBeHidden();
+}
+
 /** The table row of a key, by its exact name. */
 export function keyRow(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("cell", { name, exact: true }) });

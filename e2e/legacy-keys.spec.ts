@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createEndpoint, expect, importLegacyKeys, keyRow, scopeRow, signUp, test } from "./fixtures";
+import { confirmInDialog, createEndpoint, expect, importLegacyKeys, keyRow, scopeRow, signUp, test } from "./fixtures";
 
 function legacyKey(): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -49,7 +49,10 @@ test.describe("legacy keys", () => {
     await expect(toggle).not.toBeChecked();
 
     await keyRow(page, "old writer").getByRole("button", { name: "Delete" }).click();
-    await page.getByRole("button", { name: "Delete key" }).click();
+    await confirmInDialog(page, "Delete key");
     await expect(keyRow(page, "old writer")).toHaveCount(0);
+    await page.reload();
+    await expect(keyRow(page, "old writer")).toHaveCount(0);
+    await expect(keyRow(page, "old reader")).toHaveCount(1);
   });
 });
