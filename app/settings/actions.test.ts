@@ -12,6 +12,8 @@ const session = vi.hoisted(() => ({ account: null as AccountDto | null }));
 const revalidated = vi.hoisted(() => [] as string[]);
 vi.mock("@/lib/auth/session", () => ({ getCurrentAccount: async () => session.account }));
 vi.mock("next/cache", () => ({ revalidatePath: (path: string) => void revalidated.push(path) }));
+// Elevation reads the client address for the password limiter.
+vi.mock("next/headers", () => ({ headers: async () => new Headers() }));
 
 type AnyAction = (input: unknown) => Promise<unknown>;
 const actions = { ...apiKeyActions, ...endpointActions } as unknown as Record<string, AnyAction>;
@@ -21,15 +23,19 @@ let other: AccountDto;
 let endpointId = "";
 let keyId = "";
 
+// Both accounts' password: an attacker who knows its own password still reaches nothing of the owner's.
+const PASSWORD = "password-actions-123";
+let elevationId: string | undefined;
+
 async function account(label: string): Promise<AccountDto> {
-  const created = await createAccount(uniqueEmail(label), "password-actions-123");
+  const created = await createAccount(uniqueEmail(label), PASSWORD);
   if (!created.ok) throw new Error("setup: account");
   return created.value;
 }
 
 /** Every row of both accounts, to prove a refused action changed nothing. */
 async function snapshot(): Promise<string> {
-  const tables = ["api_keys", "api_key_endpoint_scopes", "endpoints", "audit_log"];
+  const tables = ["api_keys", "api_key_endpoint_scopes", "api_key_elevations", "endpoints", "audit_log"];
   const rows = await Promise.all(tables.map((table) => rawRows(`SELECT * FROM ${table} ORDER BY rowid`)));
   return JSON.stringify(rows);
 }
@@ -59,11 +65,20 @@ const validInputs: Record<string, () => unknown> = {
   createApiKeyAction: () => ({ name: "new", scopes: { graphql: "none", endpointsAll: "none", endpoints: {} } }),
   setApiKeyEnabledAction: () => ({ keyId, enabled: false }),
   updateApiKeyScopesAction: () => ({ keyId, scopes: { graphql: "read", endpointsAll: "none", endpoints: { [endpointId]: "read_write" } } }),
+  setApiKeyExpirationAction: () => ({ keyId, expiration: "30d" }),
+  rollApiKeyAction: () => ({ keyId, grace: "1h" }),
+  expirePreviousKeyAction: () => ({ keyId }),
+  elevateApiKeyAction: () => ({ keyId, target: "graphql", level: "read_write", duration: "15m", reason: "deploy", password: PASSWORD }),
+  // The elevation the owner's elevateApiKeyAction made, when it has run; any id otherwise.
+  endElevationAction: () => ({ keyId, elevationId: elevationId ?? "elv_missing" }),
   deleteApiKeyAction: () => ({ keyId }),
   createEndpointAction: () => ({ name: "beta" }),
   renameEndpointAction: () => ({ endpointId, name: "alpha-renamed" }),
   deleteEndpointAction: () => ({ endpointId }),
 };
+
+/** A key action revalidates the list and the key's own page. */
+const keyPages = () => ["/settings/api-keys", `/settings/api-keys/${keyId}`];
 
 describe("the dashboard's server actions", () => {
   it("are exactly these, and every export is a function (a 'use server' file exports only actions)", () => {
@@ -127,20 +142,38 @@ describe("the dashboard's server actions", () => {
     expect(await actions.setApiKeyEnabledAction!({ keyId: "key_missing", enabled: true })).toEqual({ ok: false, code: "NOT_FOUND", message: "API key not found." });
   });
 
+  it("elevation checks the user's own password again: a wrong one changes nothing and says so on the field", async () => {
+    session.account = owner;
+    const before = await snapshot();
+    const input = { keyId, target: "endpoints", level: "read_write", duration: "1h", reason: "deploy", password: "not-the-password" };
+    expect(await actions.elevateApiKeyAction!(input)).toEqual({ ok: false, code: "BAD_REQUEST", message: "Wrong password.", fieldErrors: { password: "Wrong password." } });
+    expect(await actions.elevateApiKeyAction!({ ...input, target: "pods" })).toMatchObject({ ok: false, code: "BAD_REQUEST", fieldErrors: { target: "Choose a resource." } });
+    expect(await snapshot()).toBe(before);
+    expect(revalidated).toEqual([]);
+  });
+
   it("each succeeds for the owner with the same result shapes, and revalidates its pages", async () => {
     session.account = owner;
     const shapes: [string, unknown, string[]][] = [
       ["createEndpointAction", { ok: true, data: { id: expect.any(String) } }, ["/settings/endpoints", "/settings/api-keys"]],
       ["renameEndpointAction", { ok: true, data: undefined }, ["/settings/endpoints", "/settings/api-keys"]],
       ["createApiKeyAction", { ok: true, data: { plaintext: expect.stringMatching(/^rpa_/), name: "new" } }, ["/settings/api-keys"]],
-      ["setApiKeyEnabledAction", { ok: true, data: { enabled: false } }, ["/settings/api-keys"]],
-      ["updateApiKeyScopesAction", { ok: true, data: undefined }, ["/settings/api-keys"]],
-      ["deleteApiKeyAction", { ok: true, data: undefined }, ["/settings/api-keys"]],
+      ["setApiKeyEnabledAction", { ok: true, data: { enabled: false } }, keyPages()],
+      ["updateApiKeyScopesAction", { ok: true, data: undefined }, keyPages()],
+      ["setApiKeyExpirationAction", { ok: true, data: { expiresAt: expect.any(String) } }, keyPages()],
+      ["rollApiKeyAction", { ok: true, data: { plaintext: expect.stringMatching(/^rpa_/), name: "ci" } }, keyPages()],
+      ["expirePreviousKeyAction", { ok: true, data: undefined }, keyPages()],
+      ["elevateApiKeyAction", { ok: true, data: undefined }, keyPages()],
+      ["endElevationAction", { ok: true, data: undefined }, keyPages()],
+      ["deleteApiKeyAction", { ok: true, data: undefined }, keyPages()],
       ["deleteEndpointAction", { ok: true, data: undefined }, ["/settings/endpoints", "/settings/api-keys"]],
     ];
     expect(shapes.map(([name]) => name).sort()).toEqual(names.sort());
     for (const [name, shape, pages] of shapes) {
       revalidated.length = 0;
+      if (name === "endElevationAction") {
+        elevationId = (await rawRows("SELECT id FROM api_key_elevations WHERE key_id = ? AND ended_at IS NULL", [keyId]))[0]?.id as string | undefined;
+      }
       expect(await actions[name]!(validInputs[name]!())).toEqual(shape);
       expect(revalidated).toEqual(pages);
     }

@@ -23,10 +23,23 @@ export const apiKeys = sqliteTable(
       .notNull()
       .default(sql`(cast(unixepoch('subsec') * 1000 as integer))`),
     lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    // SPEC §8. Null: never expires. From this instant on the key is refused with KEY_EXPIRED.
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    // After a roll: the secret before it (SHA-256), its hint, and until when it still verifies.
+    // Cleared once its grace period has ended and that end is in the audit log.
+    previousKeyHash: text("previous_key_hash"),
+    previousHint: text("previous_hint"),
+    previousValidUntil: integer("previous_valid_until", { mode: "timestamp_ms" }),
+    // The grace period ends sooner, at the new secret's first successful use.
+    previousUntilFirstUse: integer("previous_until_first_use", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     // Verification is one lookup by this index.
     uniqueIndex("api_keys_key_hash_uq").on(t.keyHash),
+    // …or by this one, for a secret in its grace period after a roll.
+    uniqueIndex("api_keys_previous_key_hash_uq").on(t.previousKeyHash).where(sql`${t.previousKeyHash} IS NOT NULL`),
+    // Grace periods that have ended but are not yet in the audit log (lib/dal/lifecycle-ends.ts).
+    index("api_keys_previous_valid_until_idx").on(t.previousValidUntil).where(sql`${t.previousKeyHash} IS NOT NULL`),
     index("api_keys_account_idx").on(t.accountId, t.createdAt),
     uniqueIndex("api_keys_account_id_uq").on(t.accountId, t.id),
   ],

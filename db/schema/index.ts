@@ -6,3 +6,4 @@ export { apiKeyEndpointScopes } from "./api-key-endpoint-scopes";
 export { jobs } from "./jobs";
 export { auditLog } from "./audit-log";
 export { decisionRevision } from "./decision-revision";
+export { apiKeyElevations } from "./api-key-elevations";

@@ -1,7 +1,7 @@
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
-import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
+import { ACCESS_LEVELS, REQUIRED_LEVELS } from "@/lib/core/scopes/levels";
 import * as schema from "./index";
 
 // Every level column takes its enum from the one table in lib/core/scopes/levels.ts.
@@ -11,15 +11,18 @@ const columns = Object.entries(schema as Record<string, SQLiteTable>).flatMap(([
 const levelColumns = columns.filter((column) => column.enumValues?.some((value: string) => (ACCESS_LEVELS as readonly string[]).includes(value)));
 
 describe("the schema's level columns", () => {
-  it("are the three we know of", () => {
+  it("are the four we know of", () => {
     expect(levelColumns.map((column) => column.name).sort()).toEqual([
+      "apiKeyElevations.level",
       "apiKeyEndpointScopes.level",
       "apiKeys.endpoints_all_level",
       "apiKeys.graphql_level",
     ]);
   });
 
-  it.each(levelColumns.map((column) => [column.name, column.enumValues] as const))("%s takes exactly the table's ids", (_name, enumValues) => {
-    expect(enumValues).toEqual([...ACCESS_LEVELS]);
+  // An elevation raises a level: it takes the levels a request can need, never `none`.
+  const expected = (name: string) => (name === "apiKeyElevations.level" ? [...REQUIRED_LEVELS] : [...ACCESS_LEVELS]);
+  it.each(levelColumns.map((column) => [column.name, column.enumValues] as const))("%s takes exactly the table's ids", (name, enumValues) => {
+    expect(enumValues).toEqual(expected(name));
   });
 });

@@ -7,15 +7,23 @@ const MAX_INPUT_LENGTH = 1024;
 
 export type NameResult = { ok: true; name: string } | { ok: false; message: string };
 
-export const NAME_MESSAGES = {
-  required: "Name is required.",
-  control: "Name can't contain control characters.",
-  bidi: "Name can't contain text-direction characters.",
-  lineBreak: "Name can't contain line breaks.",
-  invalid: "Name can't contain invalid characters.",
-  invisible: "Name can't be blank or invisible.",
-  tooLong: `Name must be at most ${NAME_MAX_LENGTH} characters.`,
-} as const;
+function messagesFor(label: string, max: number) {
+  return {
+    required: `${label} is required.`,
+    control: `${label} can't contain control characters.`,
+    bidi: `${label} can't contain text-direction characters.`,
+    lineBreak: `${label} can't contain line breaks.`,
+    invalid: `${label} can't contain invalid characters.`,
+    invisible: `${label} can't be blank or invisible.`,
+    tooLong: `${label} must be at most ${max} characters.`,
+  } as const;
+}
+
+export const NAME_MESSAGES = messagesFor("Name", NAME_MAX_LENGTH);
+
+/** An elevation's reason (SPEC §8): the same character rule as names, 1–200 characters. */
+export const REASON_MAX_LENGTH = 200;
+export const REASON_MESSAGES = messagesFor("Reason", REASON_MAX_LENGTH);
 
 // Refused anywhere, not trimmed: a name that carries one was not typed in good faith, and
 // silently dropping it would store something other than what was asked for.
@@ -52,14 +60,23 @@ function codePointBefore(text: string, end: number): string {
  * Linear in the input's length (no regex that can backtrack), which is capped anyway.
  */
 export function normalizeName(raw: string): NameResult {
-  // No valid name comes near this (64 code points are at most 128 UTF-16 units, plus trimmed
+  return normalizeText(raw, NAME_MAX_LENGTH, NAME_MESSAGES);
+}
+
+/** `normalizeName`'s rule with the reason's length (1–200) and messages. */
+export function normalizeReason(raw: string): NameResult {
+  return normalizeText(raw, REASON_MAX_LENGTH, REASON_MESSAGES);
+}
+
+function normalizeText(raw: string, max: number, messages: ReturnType<typeof messagesFor>): NameResult {
+  // No valid text comes near this (200 code points are at most 400 UTF-16 units, plus trimmed
   // padding): refusing longer input first bounds the work an oversized request can cause.
-  if (raw.length > MAX_INPUT_LENGTH) return { ok: false, message: NAME_MESSAGES.tooLong };
-  if (LONE_SURROGATE.test(raw)) return { ok: false, message: NAME_MESSAGES.invalid };
+  if (raw.length > MAX_INPUT_LENGTH) return { ok: false, message: messages.tooLong };
+  if (LONE_SURROGATE.test(raw)) return { ok: false, message: messages.invalid };
   const text = raw.normalize("NFC");
-  if (CONTROL.test(text)) return { ok: false, message: NAME_MESSAGES.control };
-  if (BIDI.test(text)) return { ok: false, message: NAME_MESSAGES.bidi };
-  if (LINE_BREAK.test(text)) return { ok: false, message: NAME_MESSAGES.lineBreak };
+  if (CONTROL.test(text)) return { ok: false, message: messages.control };
+  if (BIDI.test(text)) return { ok: false, message: messages.bidi };
+  if (LINE_BREAK.test(text)) return { ok: false, message: messages.lineBreak };
 
   let start = 0;
   while (start < text.length) {
@@ -84,11 +101,11 @@ export function normalizeName(raw: string): NameResult {
 
   if (name.length === 0) {
     // Spaces alone read as "typed nothing"; anything else was an attempt at an invisible name.
-    return { ok: false, message: NOT_WHITE_SPACE.test(text) ? NAME_MESSAGES.invisible : NAME_MESSAGES.required };
+    return { ok: false, message: NOT_WHITE_SPACE.test(text) ? messages.invisible : messages.required };
   }
-  if (!VISIBLE.test(name)) return { ok: false, message: NAME_MESSAGES.invisible };
+  if (!VISIBLE.test(name)) return { ok: false, message: messages.invisible };
   // Over twice the limit in UTF-16 units is over the limit in code points: no need to count.
-  if (name.length > 2 * NAME_MAX_LENGTH || [...name].length > NAME_MAX_LENGTH) return { ok: false, message: NAME_MESSAGES.tooLong };
+  if (name.length > 2 * max || [...name].length > max) return { ok: false, message: messages.tooLong };
   return { ok: true, name };
 }
 

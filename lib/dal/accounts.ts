@@ -53,6 +53,20 @@ export async function verifyAccountCredentials(email: string, password: string):
   return { id: row.id, email: row.email, createdAt: row.createdAt, sessionVersion: row.sessionVersion };
 }
 
+/**
+ * Whether `password` is the account's own (elevation asks for it again, SPEC §8). Takes as long
+ * for a deleted account as for a wrong password.
+ */
+export async function verifyAccountPassword(accountId: string, password: string): Promise<boolean> {
+  const db = await getDb();
+  const [row] = await db.select({ passwordHash: accounts.passwordHash }).from(accounts).where(eq(accounts.id, accountId)).limit(1);
+  if (!row) {
+    await verify(await getDummyHash(), password).catch(() => false);
+    return false;
+  }
+  return verify(row.passwordHash, password).catch(() => false);
+}
+
 /** The account by id, or null once it is deleted. Sessions use findAccountForSession. */
 export async function findAccountById(accountId: string): Promise<AccountDto | null> {
   const db = await getDb();

@@ -1,12 +1,12 @@
 import "server-only";
-import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, ne, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/handle";
-import { apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
+import { apiKeyElevations, apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
 import { formatDisplayHint, type KeyKind } from "@/lib/core/keys/format";
 import { generateScopedKey } from "@/lib/core/keys/generate";
 import { hashKey } from "@/lib/core/keys/hash";
 import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/core/scopes/evaluate";
-import type { LegacyPermission } from "@/lib/core/scopes/levels";
+import type { LegacyPermission, RequiredLevel } from "@/lib/core/scopes/levels";
 import { normalizeName } from "@/lib/core/names";
 import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
@@ -23,6 +23,24 @@ export type ApiKeyDto = {
   createdAt: Date;
   lastUsedAt: Date | null;
   scopes: KeyScopes;
+  /** SPEC §8: null when the key never expires. */
+  expiresAt: Date | null;
+  /** The secret before the last roll while it still verifies (its grace period), else null. */
+  previous: { hint: string; validUntil: Date; untilFirstUse: boolean } | null;
+  /** Elevations in force when read, soonest end first. */
+  elevations: ElevationDto[];
+};
+
+/** A time-boxed elevation (SPEC §8); `target` is `graphql`, `endpoints` or `endpoint:<id>`. */
+export type ElevationDto = {
+  id: string;
+  target: string;
+  /** `GraphQL`, `All endpoints`, or the endpoint's name. */
+  targetName: string;
+  level: RequiredLevel;
+  reason: string;
+  createdAt: Date;
+  endsAt: Date;
 };
 
 const keyColumns = {
@@ -35,15 +53,64 @@ const keyColumns = {
   lastUsedAt: apiKeys.lastUsedAt,
   graphqlLevel: apiKeys.graphqlLevel,
   endpointsAllLevel: apiKeys.endpointsAllLevel,
+  expiresAt: apiKeys.expiresAt,
+  previousKeyHash: apiKeys.previousKeyHash,
+  previousHint: apiKeys.previousHint,
+  previousValidUntil: apiKeys.previousValidUntil,
+  previousUntilFirstUse: apiKeys.previousUntilFirstUse,
 };
 
 type KeyRow = { [K in keyof typeof keyColumns]: (typeof apiKeys.$inferSelect)[K] };
 
 const NOT_FOUND = "API key not found.";
 
-function toDto(row: KeyRow, overrides: KeyScopes["endpoints"]): ApiKeyDto {
-  const { graphqlLevel, endpointsAllLevel, ...rest } = row;
-  return { ...rest, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides } };
+function toDto(row: KeyRow, overrides: KeyScopes["endpoints"], elevations: ElevationDto[], now: Date): ApiKeyDto {
+  const { graphqlLevel, endpointsAllLevel, previousKeyHash, previousHint, previousValidUntil, previousUntilFirstUse, ...rest } = row;
+  // A grace period that has ended but is not yet cleared (lib/dal/key-lifecycle.ts) is over all the same.
+  const previous =
+    previousKeyHash !== null && previousHint !== null && previousValidUntil !== null && previousValidUntil.getTime() > now.getTime()
+      ? { hint: previousHint, validUntil: previousValidUntil, untilFirstUse: previousUntilFirstUse }
+      : null;
+  return { ...rest, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides }, previous, elevations };
+}
+
+/** The elevations in force at `now` of the account's keys `keyIds`, by key. */
+export async function loadElevations(accountId: string, keyIds: string[], now: Date): Promise<Map<string, ElevationDto[]>> {
+  const byKey = new Map<string, ElevationDto[]>(keyIds.map((id) => [id, []]));
+  if (keyIds.length === 0) return byKey;
+  const db = await getDb();
+  const rows = await db
+    .select({
+      id: apiKeyElevations.id,
+      keyId: apiKeyElevations.keyId,
+      target: apiKeyElevations.target,
+      endpointName: endpoints.name,
+      level: apiKeyElevations.level,
+      reason: apiKeyElevations.reason,
+      createdAt: apiKeyElevations.createdAt,
+      endsAt: apiKeyElevations.endsAt,
+    })
+    .from(apiKeyElevations)
+    .leftJoin(endpoints, and(eq(endpoints.accountId, apiKeyElevations.accountId), eq(endpoints.id, apiKeyElevations.endpointId)))
+    .where(
+      and(
+        eq(apiKeyElevations.accountId, accountId),
+        inArray(apiKeyElevations.keyId, keyIds),
+        isNull(apiKeyElevations.endedAt),
+        gt(apiKeyElevations.endsAt, now),
+      ),
+    )
+    .orderBy(apiKeyElevations.endsAt, apiKeyElevations.id);
+  for (const { keyId, endpointName, ...row } of rows) {
+    byKey.get(keyId)?.push({ ...row, targetName: elevationTargetName(row.target, endpointName) });
+  }
+  return byKey;
+}
+
+export function elevationTargetName(target: string, endpointName: string | null): string {
+  if (target === "graphql") return "GraphQL";
+  if (target === "endpoints") return "All endpoints";
+  return endpointName ?? target.slice("endpoint:".length);
 }
 
 async function loadOverrides(accountId: string, keyIds: string[]): Promise<Map<string, KeyScopes["endpoints"]>> {
@@ -82,7 +149,7 @@ function isForeignKeyFailure(error: unknown): boolean {
  * `INSERT INTO audit_log … SELECT` over the account's key `keyId`, for the same write batch as
  * the change: no entry unless the key is there (and `where` holds) at that point of the batch.
  */
-function auditKey(
+export function auditKey(
   db: Database,
   now: Date,
   actor: AuditActor,
@@ -108,18 +175,19 @@ function auditKey(
   );
 }
 
-export async function listApiKeys(accountId: string): Promise<ApiKeyDto[]> {
+export async function listApiKeys(accountId: string, now = new Date()): Promise<ApiKeyDto[]> {
   const db = await getDb();
   const rows = await db
     .select(keyColumns)
     .from(apiKeys)
     .where(eq(apiKeys.accountId, accountId))
     .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
-  const overrides = await loadOverrides(accountId, rows.map((row) => row.id));
-  return rows.map((row) => toDto(row, overrides.get(row.id) ?? {}));
+  const ids = rows.map((row) => row.id);
+  const [overrides, elevations] = await Promise.all([loadOverrides(accountId, ids), loadElevations(accountId, ids, now)]);
+  return rows.map((row) => toDto(row, overrides.get(row.id) ?? {}, elevations.get(row.id) ?? [], now));
 }
 
-export async function getApiKey(accountId: string, keyId: string): Promise<ApiKeyDto | null> {
+export async function getApiKey(accountId: string, keyId: string, now = new Date()): Promise<ApiKeyDto | null> {
   const db = await getDb();
   const [row] = await db
     .select(keyColumns)
@@ -127,8 +195,8 @@ export async function getApiKey(accountId: string, keyId: string): Promise<ApiKe
     .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
     .limit(1);
   if (!row) return null;
-  const overrides = await loadOverrides(accountId, [row.id]);
-  return toDto(row, overrides.get(row.id) ?? {});
+  const [overrides, elevations] = await Promise.all([loadOverrides(accountId, [row.id]), loadElevations(accountId, [row.id], now)]);
+  return toDto(row, overrides.get(row.id) ?? {}, elevations.get(row.id) ?? [], now);
 }
 
 function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
@@ -142,10 +210,12 @@ function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
  */
 export async function createScopedApiKey(
   accountId: string,
-  input: { name: string; scopes: unknown },
+  input: { name: string; scopes: unknown; expiresAt?: Date | null },
   actor: AuditActor,
   now = new Date(),
 ): Promise<DalResult<{ key: ApiKeyDto; plaintext: string }>> {
+  const expiresAt = input.expiresAt ?? null;
+  if (expiresAt !== null && !(expiresAt.getTime() > now.getTime())) return fail("BAD_REQUEST", "The expiry must be in the future.");
   const name = normalizeName(input.name);
   if (!name.ok) return fail("BAD_REQUEST", name.message);
   const scopes = await validateScopes(accountId, input.scopes);
@@ -164,6 +234,7 @@ export async function createScopedApiKey(
     graphqlLevel: scopes.value.graphql,
     endpointsAllLevel: scopes.value.endpointsAll,
     createdAt: now,
+    expiresAt,
   };
   const overrides = overrideRows(accountId, id, scopes.value);
   try {
@@ -171,7 +242,7 @@ export async function createScopedApiKey(
       db.insert(apiKeys).values(row),
       ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
       // After the inserts: the entry records the scopes as written, with endpoint names.
-      auditKey(db, now, actor, "api_key.created", accountId, id, sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'scopes', json(${storedScopesJson()}))`),
+      auditKey(db, now, actor, "api_key.created", accountId, id, sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'scopes', json(${storedScopesJson()}), 'expiresAt', ${outer(apiKeys.expiresAt)})`),
     ]);
   } catch (error) {
     if (isForeignKeyFailure(error)) return fail("BAD_REQUEST", "An endpoint in these scopes no longer exists.");
@@ -186,6 +257,9 @@ export async function createScopedApiKey(
     createdAt: now,
     lastUsedAt: null,
     scopes: scopes.value,
+    expiresAt,
+    previous: null,
+    elevations: [],
   };
   return ok({ key, plaintext });
 }

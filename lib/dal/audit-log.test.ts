@@ -109,6 +109,8 @@ describe("each change writes exactly one entry, in the same batch", () => {
               { id: whisper, name: "whisper", level: "read_write" },
             ],
           },
+          // No expiry was asked for.
+          expiresAt: null,
         },
         actor: { type: "dashboard" },
       },
@@ -542,7 +544,7 @@ describe("listAuditLog", () => {
           createdAt: new Date("2025-01-02T00:00:00Z"),
           action: "api_key.created",
           target: { type: "api_key", id: key.id, name: "k" },
-          details: { kind: "scoped", scopes: { graphql: "none", endpointsAll: "none", endpoints: [] } },
+          details: { kind: "scoped", scopes: { graphql: "none", endpointsAll: "none", endpoints: [] }, expiresAt: null },
           actor: { type: "dashboard" },
         },
         {

@@ -23,7 +23,7 @@ export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
  * Who made a change, as the caller asserts it: the dashboard (a signed-in session), an API key
  * (the verified key's id; its name is read in the same transaction) or a CLI command.
  */
-export type AuditActor = { type: "dashboard" } | { type: "api_key"; keyId: string } | { type: "cli"; command: string };
+export type AuditActor = { type: "dashboard" } | { type: "api_key"; keyId: string } | { type: "cli"; command: string } | { type: "system" };
 
 /** The actor as stored: JSON text with ids and names only. */
 export function actorJson(accountId: string, actor: AuditActor): SQL<string> {
@@ -36,6 +36,9 @@ export function actorJson(accountId: string, actor: AuditActor): SQL<string> {
       ))`;
     case "cli":
       return sql<string>`json_object('type', 'cli', 'command', ${actor.command})`;
+    // Nobody acted: the server noticed an elevation or a grace period had run out (SPEC §8).
+    case "system":
+      return sql<string>`json_object('type', 'system')`;
     default:
       throw new Error(`Unknown audit actor: ${JSON.stringify(actor satisfies never)}`);
   }
@@ -54,11 +57,12 @@ type AuditColumns = {
  * The select list of an `INSERT INTO audit_log … SELECT`, in the table's column order: one entry
  * per row the select finds, none when it finds none (an unknown or another account's target).
  */
-export function auditSelection(now: Date, action: AuditAction, targetType: AuditTargetType, columns: AuditColumns) {
+export function auditSelection(now: Date | SQL<number>, action: AuditAction, targetType: AuditTargetType, columns: AuditColumns) {
   return {
     id: sql<number>`null`.as("id"),
     accountId: columns.accountId,
-    createdAt: sql<number>`${now.getTime()}`.as("created_at"),
+    // A time, or (for an end noticed after the fact) the column that says when it happened.
+    createdAt: (now instanceof Date ? sql<number>`${now.getTime()}` : now).as("created_at"),
     action: sql<AuditAction>`${action}`.as("action"),
     targetType: sql<AuditTargetType>`${targetType}`.as("target_type"),
     targetId: columns.targetId,
@@ -117,9 +121,20 @@ const scopesSnapshot = z.object({
   endpoints: z.array(z.object({ id: z.string(), name: z.string(), level })),
 });
 const kindOnly = z.object({ kind: keyKind });
+const elevationDetails = z.object({
+  target: z.string(),
+  targetName: z.string(),
+  level: z.enum(ACCESS_LEVELS),
+  reason: z.string(),
+  endsAt: z.number(),
+});
 
 const eventSchema = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("api_key.created"), details: z.object({ kind: keyKind, scopes: scopesSnapshot }) }),
+  // `expiresAt` is absent on entries written before keys could expire.
+  z.object({
+    action: z.literal("api_key.created"),
+    details: z.object({ kind: keyKind, scopes: scopesSnapshot, expiresAt: z.number().nullable().optional() }),
+  }),
   z.object({ action: z.literal("api_key.enabled"), details: kindOnly }),
   z.object({ action: z.literal("api_key.disabled"), details: kindOnly }),
   z.object({ action: z.literal("api_key.scopes_changed"), details: z.object({ before: scopesSnapshot, after: scopesSnapshot }) }),
@@ -131,6 +146,29 @@ const eventSchema = z.discriminatedUnion("action", [
       keys: z.array(z.object({ id: z.string(), name: z.string(), permission: z.enum(LEGACY_PERMISSIONS) })),
     }),
   }),
+  z.object({
+    action: z.literal("api_key.expiration_changed"),
+    details: z.object({ kind: keyKind, before: z.number().nullable(), after: z.number().nullable() }),
+  }),
+  z.object({
+    action: z.literal("api_key.rolled"),
+    details: z.object({
+      fromKind: keyKind,
+      grace: z.string(),
+      previousValidUntil: z.number().nullable(),
+      untilFirstUse: z.boolean(),
+      endedEarlierGrace: z.boolean(),
+    }),
+  }),
+  z.object({
+    action: z.literal("api_key.previous_expired"),
+    details: z.object({ validUntil: z.number(), cause: z.enum(["manual", "first_use", "time"]) }),
+  }),
+  z.object({ action: z.literal("api_key.elevated"), details: elevationDetails }),
+  z.object({
+    action: z.literal("api_key.elevation_ended"),
+    details: elevationDetails.extend({ endedAt: z.number(), cause: z.enum(["manual", "time"]) }),
+  }),
   z.object({ action: z.literal("endpoint.created"), details: z.object({}) }),
   z.object({ action: z.literal("endpoint.renamed"), details: z.object({ from: z.string(), to: z.string() }) }),
   z.object({ action: z.literal("endpoint.deleted"), details: z.object({ keysWithOverride: z.array(z.string()) }) }),
@@ -140,6 +178,7 @@ const actorSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("dashboard") }),
   z.object({ type: z.literal("api_key"), keyId: z.string(), keyName: z.string().nullable() }),
   z.object({ type: z.literal("cli"), command: z.string() }),
+  z.object({ type: z.literal("system") }),
 ]);
 
 /** Who made the change, as recorded; `keyName` is the key's name when the change was made. */

@@ -55,7 +55,18 @@ function freshScope(): { accountId: string; keyId: string; endpointId: string } 
   return { accountId, keyId, endpointId };
 }
 
-const fresh = { account: freshAccount, endpoint: freshEndpoint, key: freshKey, scope: freshScope };
+/** An elevation (GraphQL, read_write, ending far ahead) of a new key. */
+function freshElevation(): string {
+  const accountId = freshAccount();
+  const keyId = freshKey(accountId);
+  const id = `elv-${++n}`;
+  raw
+    .prepare("INSERT INTO api_key_elevations (id, account_id, key_id, target, level, reason, created_at, ends_at) VALUES (?, ?, ?, 'graphql', 'read_write', 'r', 0, 9e15)")
+    .run(id, accountId, keyId);
+  return id;
+}
+
+const fresh = { account: freshAccount, endpoint: freshEndpoint, key: freshKey, scope: freshScope, elevation: freshElevation };
 
 /** Runs `change` and answers by how much it moved the revision. */
 function bumpsOf(change: () => unknown): number {
@@ -99,7 +110,13 @@ describe("what moves it, and what does not", () => {
     ["a key's enabled set to what it already is", () => run("UPDATE api_keys SET enabled = 1 WHERE id = ?", fresh.key()), false],
     ["a last-used flush", () => run("UPDATE api_keys SET last_used_at = 123 WHERE id = ?", fresh.key()), false],
     ["a key renamed", () => run("UPDATE api_keys SET name = 'renamed' WHERE id = ?", fresh.key()), false],
-    ["an endpoint renamed", () => run("UPDATE endpoints SET name = 'renamed' WHERE id = ?", fresh.endpoint()), false],
+    // A 403 names the endpoint (SPEC §4), and the decision cache holds that name (migration 0006).
+    ["an endpoint renamed", () => run("UPDATE endpoints SET name = 'renamed' WHERE id = ?", fresh.endpoint()), true],
+    ["a key's expiry set", () => run("UPDATE api_keys SET expires_at = 123 WHERE id = ?", fresh.key()), true],
+    ["a key rolled (new hash, previous kept)", () => run("UPDATE api_keys SET previous_key_hash = key_hash, previous_valid_until = 9, key_hash = key_hash || '-new' WHERE id = ?", fresh.key()), true],
+    ["an elevation started", () => () => fresh.elevation(), true],
+    ["an elevation ended by hand", () => run("UPDATE api_key_elevations SET ended_at = 5, end_recorded = 1 WHERE id = ?", fresh.elevation()), true],
+    ["an elevation's natural end written to the audit log", () => run("UPDATE api_key_elevations SET end_recorded = 1 WHERE id = ?", fresh.elevation()), false],
     ["a sign-out (session version)", () => run("UPDATE accounts SET session_version = session_version + 1 WHERE id = ?", fresh.account()), false],
     [
       "a job queued and finished, and an audit entry",
@@ -137,14 +154,26 @@ describe("what moves it, and what does not", () => {
 // given its trigger in a migration — so the cache cannot go stale by a column added later.
 const COLUMNS: Record<string, { deciding: string[]; notDeciding: string[]; row: () => string; other: Record<string, () => string> }> = {
   api_keys: {
-    deciding: ["id", "account_id", "key_hash", "enabled", "graphql_level", "endpoints_all_level"],
-    notDeciding: ["name", "kind", "hint", "created_at", "last_used_at"],
+    deciding: [
+      "id",
+      "account_id",
+      "key_hash",
+      "enabled",
+      "graphql_level",
+      "endpoints_all_level",
+      "expires_at",
+      "previous_key_hash",
+      "previous_valid_until",
+      "previous_until_first_use",
+    ],
+    notDeciding: ["name", "kind", "hint", "created_at", "last_used_at", "previous_hint"],
     row: () => fresh.key(),
-    other: { account_id: () => fresh.account() },
+    // Null on a fresh key: a value to set it to.
+    other: { account_id: () => fresh.account(), previous_key_hash: () => `hash-${++n}` },
   },
   endpoints: {
-    deciding: ["id", "account_id"],
-    notDeciding: ["name", "created_at"],
+    deciding: ["id", "account_id", "name"],
+    notDeciding: ["created_at"],
     row: () => fresh.endpoint(),
     other: { account_id: () => fresh.account() },
   },
@@ -153,6 +182,12 @@ const COLUMNS: Record<string, { deciding: string[]; notDeciding: string[]; row: 
     notDeciding: ["email", "password_hash", "session_version", "created_at"],
     row: () => fresh.account(),
     other: {},
+  },
+  api_key_elevations: {
+    deciding: ["id", "account_id", "key_id", "target", "endpoint_id", "level", "ends_at", "ended_at"],
+    notDeciding: ["reason", "created_at", "end_recorded"],
+    row: () => fresh.elevation(),
+    other: { account_id: () => fresh.account(), endpoint_id: () => fresh.endpoint() },
   },
   api_key_endpoint_scopes: {
     // The overrides table has no column that does not decide.
@@ -228,7 +263,8 @@ describe("migrating a database that predates 0005", () => {
       expect(await rowsOf("SELECT id, revision FROM decision_revision")).toEqual([{ id: 1, revision: 0 }]);
       expect(await rowsOf("SELECT id FROM api_keys")).toEqual([{ id: "old-key" }]);
       const triggers = (await rowsOf("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")).map((row) => row.name);
-      expect(triggers).toHaveLength(11);
+      // 0005's eleven, and 0006's three on elevations (it replaces two of 0005's in place).
+      expect(triggers).toHaveLength(14);
       expect(await rowsOf("PRAGMA integrity_check")).toEqual([{ integrity_check: "ok" }]);
 
       await db.$client.execute("UPDATE api_keys SET enabled = 0 WHERE id = 'old-key'");

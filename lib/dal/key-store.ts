@@ -1,20 +1,32 @@
 import "server-only";
 import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { DecisionCache, type DecisionCacheStats } from "@/lib/core/verify/decision-cache";
-import type { KeyStore, StoredKey } from "@/lib/core/verify/verifier";
+import type { KeyStore, StoredElevation, StoredKey } from "@/lib/core/verify/verifier";
 import type { LastUsedRecorder } from "./last-used";
 import type { SqlRunner } from "./sql-runner";
 
-// One statement by the unique hash index: the key, its override for the endpoint asked about, and
-// whether that endpoint is the key's own account's — and, from the same snapshot, the revision
-// they were read at (one row even for an unknown hash, so "unknown" can be cached as well).
+// One statement by the unique hash indexes (the current secret, or the previous one after a
+// roll): the key, its override for the endpoint asked about, that endpoint's name if it is the key's
+// own account's, the elevations that may still be in force for the request (whether they are is
+// decided against the decision's clock) — and, from the same snapshot, the revision they were read
+// at (one row even for an unknown hash, so "unknown" can be cached as well).
 const FIND_KEY = `
   SELECT r.revision AS revision,
          k.id AS id, k.account_id AS accountId, k.enabled AS enabled,
          k.graphql_level AS graphqlLevel, k.endpoints_all_level AS endpointsAllLevel,
          (SELECT s.level FROM api_key_endpoint_scopes s WHERE s.key_id = k.id AND s.endpoint_id = ?2) AS endpointOverride,
-         EXISTS (SELECT 1 FROM endpoints e WHERE e.id = ?2 AND e.account_id = k.account_id) AS endpointInAccount
-  FROM decision_revision r LEFT JOIN api_keys k ON k.key_hash = ?1
+         (SELECT e.name FROM endpoints e WHERE e.id = ?2 AND e.account_id = k.account_id) AS endpointName,
+         k.expires_at AS expiresAt,
+         k.key_hash IS NOT ?1 AS presentedPrevious,
+         k.previous_valid_until AS previousValidUntil,
+         k.previous_until_first_use AS graceEndsOnFirstUse,
+         (SELECT json_group_array(json_array(v.target, v.level, v.ends_at)) FROM api_key_elevations v
+          WHERE v.key_id = k.id AND v.ended_at IS NULL AND v.ends_at > ?3
+            AND (v.target IN ('graphql', 'endpoints') OR v.target = 'endpoint:' || ?2)) AS elevations
+  FROM decision_revision r
+  LEFT JOIN api_keys k ON k.id = coalesce(
+    (SELECT c.id FROM api_keys c WHERE c.key_hash = ?1),
+    (SELECT p.id FROM api_keys p WHERE p.previous_key_hash = ?1))
   WHERE r.id = 1`;
 
 // Bumped by triggers on every committed change that can change a decision (migration 0005).
@@ -28,8 +40,20 @@ type Row = {
   graphqlLevel: AccessLevel;
   endpointsAllLevel: AccessLevel;
   endpointOverride: AccessLevel | null;
-  endpointInAccount: number;
+  endpointName: string | null;
+  expiresAt: number | null;
+  presentedPrevious: number;
+  previousValidUntil: number | null;
+  graceEndsOnFirstUse: number;
+  elevations: string | null;
 };
+
+const NO_ELEVATIONS: readonly StoredElevation[] = Object.freeze([]);
+
+function parseElevations(json: string | null): readonly StoredElevation[] {
+  if (json === null || json === "[]") return NO_ELEVATIONS;
+  return (JSON.parse(json) as [string, AccessLevel, number][]).map(([target, level, endsAt]) => ({ target, level, endsAt }));
+}
 
 export type KeyStoreCacheOptions = {
   /** Per kind (known keys, unknown hashes); 0 turns the cache off. */
@@ -55,7 +79,12 @@ function toStoredKey(row: Row & { id: string }): StoredKey {
     graphqlLevel: row.graphqlLevel,
     endpointsAllLevel: row.endpointsAllLevel,
     endpointOverride: row.endpointOverride,
-    endpointInAccount: Boolean(row.endpointInAccount),
+    endpointName: row.endpointName,
+    expiresAt: row.expiresAt,
+    presentedPrevious: Boolean(row.presentedPrevious),
+    previousValidUntil: row.previousValidUntil,
+    graceEndsOnFirstUse: Boolean(row.graceEndsOnFirstUse),
+    elevations: parseElevations(row.elevations),
   };
 }
 
@@ -69,7 +98,14 @@ function toStoredKey(row: Row & { id: string }): StoredKey {
  * - whenever the revision has moved, everything is dropped.
  * If the revision cannot be read, nothing is served from the cache until it can.
  */
-export function createKeyStore(sql: SqlRunner, lastUsed: LastUsedRecorder, options: { cache?: KeyStoreCacheOptions } = {}): DalKeyStore {
+export function createKeyStore(
+  sql: SqlRunner,
+  lastUsed: LastUsedRecorder,
+  options: { cache?: KeyStoreCacheOptions; endGrace?: (keyId: string, at: number) => Promise<unknown> } = {},
+): DalKeyStore {
+  // Keys whose grace period is being ended (SPEC §8, `Until the new key is first used`): one write
+  // each, off the request path; the commit moves the revision, and the cache re-reads the key.
+  const endingGrace = new Set<string>();
   const cacheOptions = options.cache && options.cache.maxEntries > 0 ? options.cache : undefined;
   const cache = cacheOptions ? new DecisionCache<StoredKey>({ maxEntries: cacheOptions.maxEntries }) : undefined;
   // Commits this process has made, and how many of them a revision read has covered since.
@@ -81,7 +117,7 @@ export function createKeyStore(sql: SqlRunner, lastUsed: LastUsedRecorder, optio
   let pending: { target: number; done: Promise<void> } | undefined;
 
   async function load(keyHash: string, endpointId: string | null): Promise<StoredKey | null> {
-    const row = await sql.get<Row>(FIND_KEY, [keyHash, endpointId]);
+    const row = await sql.get<Row>(FIND_KEY, [keyHash, endpointId, Date.now()]);
     if (!row) throw new Error("decision_revision has no row: the database is not migrated");
     const key = row.id === null ? null : toStoredKey(row as Row & { id: string });
     if (cache && trusted) cache.set(keyHash, endpointId, key, row.revision);
@@ -158,6 +194,14 @@ export function createKeyStore(sql: SqlRunner, lastUsed: LastUsedRecorder, optio
       return hit === undefined ? load(keyHash, endpointId) : hit;
     },
     recordUse: (keyId, at) => lastUsed.record(keyId, at),
+    endGraceOnFirstUse(keyId, at) {
+      if (!options.endGrace || endingGrace.has(keyId)) return;
+      endingGrace.add(keyId);
+      options
+        .endGrace(keyId, at)
+        .catch((error: unknown) => console.error(`grace end failed: ${error instanceof Error ? error.name : "unknown"}`))
+        .finally(() => endingGrace.delete(keyId));
+    },
     get cacheStats() {
       return cache ? cache.stats : null;
     },

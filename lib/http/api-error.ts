@@ -1,5 +1,6 @@
 import { DatabaseUnavailableError } from "@/db/unavailable";
-import type { DenialCode } from "@/lib/core/verify/verifier";
+import { LEVEL_LABELS } from "@/lib/core/scopes/levels";
+import type { Decision, DenialCode, ScopeShortfall } from "@/lib/core/verify/verifier";
 
 // JOB_QUOTA_EXCEEDED is the account's cap on unfinished jobs (lib/dal/jobs.ts), not SPEC §9's
 // per-key rate limit (RATE_LIMITED): waiting for jobs to finish lifts it, not slowing down.
@@ -8,6 +9,7 @@ export type ApiErrorCode = DenialCode | "BAD_REQUEST" | "JOB_QUOTA_EXCEEDED" | "
 const STATUS: Record<ApiErrorCode, number> = {
   UNAUTHENTICATED: 401,
   KEY_DISABLED: 401,
+  KEY_EXPIRED: 401,
   INSUFFICIENT_SCOPE: 403,
   NOT_FOUND: 404,
   BAD_REQUEST: 400,
@@ -18,6 +20,7 @@ const STATUS: Record<ApiErrorCode, number> = {
 const MESSAGES: Record<ApiErrorCode, string> = {
   UNAUTHENTICATED: "Missing or invalid API key. Send it as `Authorization: Bearer <key>`.",
   KEY_DISABLED: "This API key is disabled.",
+  KEY_EXPIRED: "This API key has expired.",
   INSUFFICIENT_SCOPE: "This API key's scopes do not allow this request.",
   NOT_FOUND: "Not found.",
   BAD_REQUEST: "The request is invalid.",
@@ -75,6 +78,29 @@ export function apiErrorReply(code: ApiErrorCode, message: string = MESSAGES[cod
 }
 
 const WWW_AUTHENTICATE = { "www-authenticate": "Bearer" };
+
+/** `This key has Read on endpoint "alpha"; this request needs Read / Write.` (SPEC §4) */
+export function shortfallMessage({ required, granted, endpointName }: ScopeShortfall): string {
+  const where = required.resource === "graphql" ? "GraphQL" : `endpoint "${endpointName ?? required.endpointId}"`;
+  return `This key has ${LEVEL_LABELS[granted]} on ${where}; this request needs ${LEVEL_LABELS[required.access]}.`;
+}
+
+/**
+ * The answer to a refused decision, the same on every route: a 403 adds what was required and
+ * what the key has there (its effective level, elevations included), and says it in words.
+ */
+export function denialReply(decision: Extract<Decision, { ok: false }>): ApiReply {
+  if (decision.code !== "INSUFFICIENT_SCOPE") return apiErrorReply(decision.code);
+  const { required, granted } = decision;
+  const requiredBody =
+    required.resource === "endpoint"
+      ? { resource: "endpoint", endpointId: required.endpointId, access: required.access }
+      : { resource: "graphql", access: required.access };
+  return jsonReply(
+    { error: { code: "INSUFFICIENT_SCOPE", message: shortfallMessage(decision), required: requiredBody, granted } },
+    STATUS.INSUFFICIENT_SCOPE,
+  );
+}
 
 export function apiError(code: ApiErrorCode, message?: string): Response {
   return toResponse(apiErrorReply(code, message));

@@ -11,7 +11,7 @@ import { computeKeyChecksum } from "@/lib/core/keys/checksum";
 import { formatDisplayHint } from "@/lib/core/keys/format";
 import { generateScopedKey } from "@/lib/core/keys/generate";
 import { hashKey } from "@/lib/core/keys/hash";
-import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
 import { decide, type KeyStore } from "@/lib/core/verify/verifier";
 import { handleEndpointApi } from "./endpoint-api";
 
@@ -60,7 +60,8 @@ const post = (path: string, key: string, body?: unknown) =>
 function expectError(reply: Reply, status: number, code: string) {
   expect({ status: reply.status, code: (reply.json.error as Json | undefined)?.code }).toEqual({ status, code });
   expect(Object.keys(reply.json)).toEqual(["error"]);
-  expect(Object.keys(reply.json.error as Json).sort()).toEqual(["code", "message"]);
+  // SPEC §4: a 403 explains itself with `required` and `granted`; every other error is code and message only.
+  expect(Object.keys(reply.json.error as Json).sort()).toEqual(code === "INSUFFICIENT_SCOPE" ? ["code", "granted", "message", "required"] : ["code", "message"]);
   expect(typeof (reply.json.error as Json).message).toBe("string");
 }
 
@@ -224,6 +225,13 @@ describe("decision matrix: key × endpoint level × route × account", () => {
       expectError(reply, 404, "NOT_FOUND");
     } else if (RANK[level] < RANK[needs]) {
       expectError(reply, 403, "INSUFFICIENT_SCOPE");
+      const name = endpointId === epA1 ? "a-one" : "a-two";
+      expect(reply.json.error).toEqual({
+        code: "INSUFFICIENT_SCOPE",
+        message: `This key has ${LEVEL_LABELS[level]} on endpoint "${name}"; this request needs ${LEVEL_LABELS[needs]}.`,
+        required: { resource: "endpoint", endpointId, access: needs },
+        granted: level,
+      });
       if (route === "retry") expect(await jobStatus(jobId!)).toBe(before);
     } else {
       expect(reply.status).toBe(200);
@@ -295,7 +303,7 @@ describe("authentication failures", () => {
     // The Fetch API refuses NUL in header values, so no request can carry it to the handler.
     expect(() => new Headers({ authorization: `Bearer ${valid}\0` })).toThrow(TypeError);
     const findKeyByHash = vi.fn(() => null);
-    const store: KeyStore = { findKeyByHash, recordUse: vi.fn() };
+    const store: KeyStore = { findKeyByHash, recordUse: vi.fn(), endGraceOnFirstUse: vi.fn() };
     for (const presented of [`${valid}\0`, `\0${valid}`, `${valid.slice(0, 20)}\0${valid.slice(21)}`, "\0".repeat(40)]) {
       expect(await decide(presented, { resource: "endpoint", endpointId: endpoint, access: "read" }, store)).toEqual({ ok: false, code: "UNAUTHENTICATED" });
     }

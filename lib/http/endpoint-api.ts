@@ -1,7 +1,7 @@
 import { getDataPlane, type DataPlane } from "@/lib/server/data-plane";
 import { FINISHED_STATUSES, type EndpointHealth, type JobQuotaExceeded, type JobRow } from "@/lib/dal/jobs";
 import { decide, readBearerToken } from "@/lib/core/verify/verifier";
-import { apiErrorReply, jsonReply, jsonTextReply, unavailableReply, type ApiReply } from "./api-error";
+import { apiErrorReply, denialReply, jsonReply, jsonTextReply, unavailableReply, type ApiReply } from "./api-error";
 import { fetchHandler, type ApiRequest } from "./api-transport";
 
 export const MAX_BODY_BYTES = 1_000_000;
@@ -80,7 +80,7 @@ export async function endpointApi(request: ApiRequest): Promise<ApiReply> {
     const plane = await getDataPlane();
     const decision = await decide(readBearerToken(request.authorization), { resource: "endpoint", endpointId, access: target.route.access }, plane.keyStore);
     keyId = decision.keyId;
-    if (!decision.ok) return withKey(apiErrorReply(decision.code), keyId);
+    if (!decision.ok) return withKey(denialReply(decision), keyId);
     return withKey(await routeDecided(request, target, decision.accountId, plane), keyId);
   } catch (error) {
     return withKey(unavailableReply(error), keyId);

@@ -197,7 +197,14 @@ describe("the other routes through the gateway", () => {
     expect(JSON.parse(refused.text)).toEqual({ error: { code: "BAD_REQUEST", message: expect.stringMatching(message) }, errors: [{ message: expect.stringMatching(message) }] });
     const denied = await graphql(readKey, body);
     expect(denied.status).toBe(403);
-    expect(JSON.parse(denied.text)).toEqual({ error: { code: "INSUFFICIENT_SCOPE", message: expect.any(String) } });
+    expect(JSON.parse(denied.text)).toEqual({
+      error: {
+        code: "INSUFFICIENT_SCOPE",
+        message: "This key has None on GraphQL; this request needs Read.",
+        required: { resource: "graphql", access: "read" },
+        granted: "none",
+      },
+    });
     expect((await call("/healthz")).status).toBe(200);
   });
 

@@ -6,6 +6,11 @@ import { startEchoWorker, type EchoWorker } from "@/lib/worker/echo-worker";
 import { createJobStore, type JobStore } from "@/lib/dal/jobs";
 import { createKeyStore, type DalKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder, type LastUsedRecorder } from "@/lib/dal/last-used";
+import { endGraceOnFirstUse, recordLifecycleEnds } from "@/lib/dal/key-lifecycle";
+
+// How often a server process looks for elevations and grace periods that have run out, to write
+// their ends into the audit log (decisions never wait for this: they read the end times).
+const LIFECYCLE_SWEEP_MS = 10_000;
 
 export type DataPlane = { database: DatabaseHandle; sql: SqlRunner; keyStore: DalKeyStore; lastUsed: LastUsedRecorder; jobs: JobStore; worker: EchoWorker };
 
@@ -33,7 +38,15 @@ async function openDataPlane(): Promise<DataPlane> {
   const worker = startEchoWorker(jobs, { pollMs: env.ECHO_WORKER_POLL_MS, delayMs: env.ECHO_WORKER_DELAY_MS });
   // No decision cache without `commits` (above): its own changes would wait for the poll.
   const cache = commits ? { maxEntries: env.DECISION_CACHE_MAX_ENTRIES, pollMs: env.DECISION_CACHE_POLL_MS, commits } : undefined;
-  const keyStore = createKeyStore(sql, lastUsed, { cache });
+  const keyStore = createKeyStore(sql, lastUsed, { cache, endGrace: endGraceOnFirstUse });
+  let sweeping = false;
+  setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    recordLifecycleEnds()
+      .catch((error: unknown) => console.error(`lifecycle sweep failed: ${error instanceof Error ? error.name : "unknown"}`))
+      .finally(() => (sweeping = false));
+  }, LIFECYCLE_SWEEP_MS).unref();
   return { database, sql, keyStore, lastUsed, jobs, worker };
 }
 

@@ -1,30 +1,69 @@
 "use server";
 
+import { headers } from "next/headers";
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
-import { accountAction, actionOk } from "@/lib/action-result";
-import {
-  createScopedApiKey,
-  deleteApiKey,
-  setApiKeyEnabled,
-  updateApiKeyScopes,
-} from "@/lib/dal/api-keys";
+import { accountAction, actionOk, type ActionResult } from "@/lib/action-result";
+import { createScopedApiKey, deleteApiKey, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
+import { verifyAccountPassword } from "@/lib/dal/accounts";
 import type { AuditActor } from "@/lib/dal/audit-log";
+import { elevateApiKey, endElevation, expirePreviousKey, rollApiKey, setApiKeyExpiration } from "@/lib/dal/key-lifecycle";
+import {
+  DEFAULT_EXPIRATION,
+  ELEVATION_DURATION_IDS,
+  EXPIRATION_IDS,
+  GRACE_IDS,
+  parseElevationTarget,
+  resolveExpiration,
+} from "@/lib/core/lifecycle/choices";
 import { nameSchema } from "@/lib/core/names";
+import { REQUIRED_LEVELS } from "@/lib/core/scopes/levels";
+import { getAuthLimiter, requestClientAddress } from "@/lib/rate-limit/process-limiter";
+import { retryAfterText } from "@/lib/rate-limit/auth-limiter";
 
 const PAGE = "/settings/api-keys";
+const keyPage = (id: string) => `${PAGE}/${id}`;
 // Every change made here is made by the signed-in dashboard user.
 const DASHBOARD: AuditActor = { type: "dashboard" };
 const keyId = z.string().min(1).max(100);
+// The expiry as chosen in the form; `expiresAt` (ISO 8601 with offset) only for `custom`.
+const expiration = {
+  expiration: z.enum(EXPIRATION_IDS, { error: "Choose an expiration." }).default(DEFAULT_EXPIRATION),
+  expiresAt: z.string().max(40).nullish(),
+};
 // Scopes are validated in depth by the DAL (levels, and endpoint ids against the account's own).
-const createSchema = z.object({ name: nameSchema, scopes: z.unknown() });
+const createSchema = z.object({ name: nameSchema, scopes: z.unknown(), ...expiration });
 const enabledSchema = z.object({ keyId, enabled: z.boolean() });
 const scopesSchema = z.object({ keyId, scopes: z.unknown() });
 const deleteSchema = z.object({ keyId });
+const expirationSchema = z.object({ keyId, ...expiration });
+const rollSchema = z.object({ keyId, grace: z.enum(GRACE_IDS, { error: "Choose how long the old key stays valid." }) });
+const elevateSchema = z.object({
+  keyId,
+  target: z.string().max(200),
+  level: z.enum(REQUIRED_LEVELS, { error: "Choose a level." }),
+  duration: z.enum(ELEVATION_DURATION_IDS, { error: "Choose a duration." }),
+  // The DAL applies the reason rule (lib/core/names.ts); the cap here only bounds the input.
+  reason: z.string().max(2000),
+  password: z.string().min(1, { error: "Enter your password." }).max(1024),
+});
+const endElevationSchema = z.object({ keyId, elevationId: z.string().min(1).max(100) });
+
+function expiryFrom(input: { expiration: z.infer<typeof expirationSchema>["expiration"]; expiresAt?: string | null }, now: Date) {
+  return resolveExpiration(input.expiration, input.expiresAt, now);
+}
+
+function refresh(id: string) {
+  revalidatePath(PAGE);
+  revalidatePath(keyPage(id));
+}
 
 /** Creates a scoped key and returns its plaintext: the only time it is ever sent. */
 export const createApiKeyAction = accountAction(createSchema, async (account, input) => {
-  const created = await createScopedApiKey(account.id, input, DASHBOARD);
+  const now = new Date();
+  const expiry = expiryFrom(input, now);
+  if (!expiry.ok) return { ok: false, code: "BAD_REQUEST", message: expiry.message, fieldErrors: { expiresAt: expiry.message } };
+  const created = await createScopedApiKey(account.id, { name: input.name, scopes: input.scopes, expiresAt: expiry.expiresAt }, DASHBOARD, now);
   if (!created.ok) return created;
   revalidatePath(PAGE);
   return actionOk({ plaintext: created.value.plaintext, name: created.value.key.name });
@@ -33,20 +72,81 @@ export const createApiKeyAction = accountAction(createSchema, async (account, in
 export const setApiKeyEnabledAction = accountAction(enabledSchema, async (account, input) => {
   const result = await setApiKeyEnabled(account.id, input.keyId, input.enabled, DASHBOARD);
   if (!result.ok) return result;
-  revalidatePath(PAGE);
+  refresh(input.keyId);
   return actionOk({ enabled: result.value.enabled });
 });
 
 export const updateApiKeyScopesAction = accountAction(scopesSchema, async (account, input) => {
   const result = await updateApiKeyScopes(account.id, input.keyId, input.scopes, DASHBOARD);
   if (!result.ok) return result;
-  revalidatePath(PAGE);
+  refresh(input.keyId);
   return actionOk(undefined);
 });
 
 export const deleteApiKeyAction = accountAction(deleteSchema, async (account, input) => {
   const result = await deleteApiKey(account.id, input.keyId, DASHBOARD);
   if (!result.ok) return result;
-  revalidatePath(PAGE);
+  refresh(input.keyId);
+  return actionOk(undefined);
+});
+
+/** `Change expiration`: the same choices as on create, counted from now. */
+export const setApiKeyExpirationAction = accountAction(expirationSchema, async (account, input) => {
+  const now = new Date();
+  const expiry = expiryFrom(input, now);
+  if (!expiry.ok) return { ok: false, code: "BAD_REQUEST", message: expiry.message, fieldErrors: { expiresAt: expiry.message } };
+  const result = await setApiKeyExpiration(account.id, input.keyId, expiry.expiresAt, DASHBOARD, now);
+  if (!result.ok) return result;
+  refresh(input.keyId);
+  return actionOk({ expiresAt: result.value.expiresAt?.toISOString() ?? null });
+});
+
+/** `Roll key`: a new secret, shown once; the old one stays valid for the grace period chosen. */
+export const rollApiKeyAction = accountAction(rollSchema, async (account, input) => {
+  const result = await rollApiKey(account.id, input.keyId, input.grace, DASHBOARD);
+  if (!result.ok) return result;
+  refresh(input.keyId);
+  return actionOk({ plaintext: result.value.plaintext, name: result.value.key.name });
+});
+
+export const expirePreviousKeyAction = accountAction(deleteSchema, async (account, input) => {
+  const result = await expirePreviousKey(account.id, input.keyId, DASHBOARD);
+  if (!result.ok) return result;
+  refresh(input.keyId);
+  return actionOk(undefined);
+});
+
+/**
+ * `Elevate access`: the user's password is checked again, and wrong ones count against the same
+ * per-email and per-address limits as sign-in, so a stolen session cannot guess it.
+ */
+export const elevateApiKeyAction = accountAction(elevateSchema, async (account, input): Promise<ActionResult<undefined>> => {
+  const target = parseElevationTarget(input.target);
+  if (!target) return { ok: false, code: "BAD_REQUEST", message: "Choose a resource.", fieldErrors: { target: "Choose a resource." } };
+  const now = Date.now();
+  const attempt = getAuthLimiter().beginSignIn(account.email, requestClientAddress(await headers()), now);
+  if (!attempt.ok) {
+    const message = `Too many wrong passwords. ${retryAfterText(attempt.retryAfterMs)}`;
+    return { ok: false, code: "BAD_REQUEST", message, fieldErrors: { password: message } };
+  }
+  let matches: boolean;
+  try {
+    matches = await verifyAccountPassword(account.id, input.password);
+  } catch (error) {
+    attempt.abandoned();
+    throw error;
+  }
+  if (!matches) return { ok: false, code: "BAD_REQUEST", message: "Wrong password.", fieldErrors: { password: "Wrong password." } };
+  attempt.succeeded();
+  const result = await elevateApiKey(account.id, input.keyId, { target, level: input.level, duration: input.duration, reason: input.reason }, DASHBOARD);
+  if (!result.ok) return result;
+  refresh(input.keyId);
+  return actionOk(undefined);
+});
+
+export const endElevationAction = accountAction(endElevationSchema, async (account, input) => {
+  const result = await endElevation(account.id, input.keyId, input.elevationId, DASHBOARD);
+  if (!result.ok) return result;
+  refresh(input.keyId);
   return actionOk(undefined);
 });

@@ -1,5 +1,6 @@
 import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
 import { LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
+import { formatExactTime } from "@/app/settings/api-keys/relative-time";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
 
@@ -45,14 +46,53 @@ export function describeScopeChange(before: AuditScopesSnapshot, after: AuditSco
   return parts.join("; ");
 }
 
+/** An instant in an entry, as the rest of the log shows exact times. */
+function at(ms: number): string {
+  return formatExactTime(new Date(ms));
+}
+
 function keyNoun(kind: "scoped" | "legacy"): string {
   return kind === "legacy" ? "legacy key" : "key";
 }
 
 function describeEvent(event: AuditEvent, name: string | null, targetType: AuditLogEntryDto["target"]["type"]): string {
   switch (event.action) {
-    case "api_key.created":
-      return `Created ${keyNoun(event.details.kind)} ${quote(name)} with ${describeScopes(event.details.scopes)}`;
+    case "api_key.created": {
+      const { expiresAt } = event.details;
+      const expiry = expiresAt === undefined ? "" : expiresAt === null ? ", no expiration" : `, expiring ${at(expiresAt)}`;
+      return `Created ${keyNoun(event.details.kind)} ${quote(name)} with ${describeScopes(event.details.scopes)}${expiry}`;
+    }
+    case "api_key.expiration_changed": {
+      const { before, after } = event.details;
+      const from = before === null ? "never" : at(before);
+      const to = after === null ? "never" : at(after);
+      return `Changed expiration of ${keyNoun(event.details.kind)} ${quote(name)} from ${from} to ${to}`;
+    }
+    case "api_key.rolled": {
+      const { fromKind, previousValidUntil, untilFirstUse, endedEarlierGrace } = event.details;
+      const made = fromKind === "legacy" ? `Rolled legacy key ${quote(name)} into a scoped key` : `Rolled key ${quote(name)}`;
+      const old =
+        previousValidUntil === null
+          ? "the old key expired at once"
+          : untilFirstUse
+            ? `the old key stays valid until the new key is first used, at most until ${at(previousValidUntil)}`
+            : `the old key stays valid until ${at(previousValidUntil)}`;
+      return `${made}; ${old}${endedEarlierGrace ? "; the key before it stopped working" : ""}`;
+    }
+    case "api_key.previous_expired": {
+      const { cause, validUntil } = event.details;
+      const why = cause === "manual" ? "expired by hand" : cause === "first_use" ? "the new key was first used" : "its grace period ended";
+      return `Previous key of ${quote(name)} stopped working at ${at(validUntil)}: ${why}`;
+    }
+    case "api_key.elevated": {
+      const { targetName, level, reason, endsAt } = event.details;
+      return `Elevated ${quote(name)} to ${LEVEL_LABELS[level]} on ${targetName} until ${at(endsAt)}, because ${quote(reason)}`;
+    }
+    case "api_key.elevation_ended": {
+      const { targetName, level, cause, reason } = event.details;
+      const what = `elevation of ${quote(name)} to ${LEVEL_LABELS[level]} on ${targetName} (${quote(reason)})`;
+      return cause === "manual" ? `Ended ${what}` : `The ${what} ran out`;
+    }
     case "api_key.enabled":
       return `Enabled ${keyNoun(event.details.kind)} ${quote(name)}`;
     case "api_key.disabled":
@@ -99,6 +139,8 @@ export function describeActor(actor: AuditActorDto | null): string | null {
       return actor.keyName === null ? `via API key ${actor.keyId}` : `via API key ${quote(actor.keyName)} (${actor.keyId})`;
     case "cli":
       return `via ${COMMAND_LABELS[actor.command] ?? actor.command}`;
+    case "system":
+      return "noticed by the server";
   }
 }
 

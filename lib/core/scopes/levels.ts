@@ -51,3 +51,12 @@ export function levelAllows(granted: AccessLevel, required: RequiredLevel): bool
   if (grantedRank === undefined || requiredRank === undefined || requiredRank === LOWEST_RANK) return false;
   return grantedRank >= requiredRank;
 }
+
+/** The higher of two levels (an elevation never lowers a key's own level). Invalid values count as `none`. */
+export function higherLevel(a: AccessLevel, b: AccessLevel): AccessLevel {
+  const rankA = LEVEL_RANK.get(a);
+  const rankB = LEVEL_RANK.get(b);
+  if (rankA === undefined) return rankB === undefined ? "none" : b;
+  if (rankB === undefined) return a;
+  return rankB > rankA ? b : a;
+}

@@ -11,6 +11,7 @@ const LEGACY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashKey(LEGACY)]) {
   const lookups: string[] = [];
   const uses: string[] = [];
+  const graceEnds: [string, number][] = [];
   const store: KeyStore = {
     findKeyByHash(hash) {
       lookups.push(hash);
@@ -22,13 +23,19 @@ function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashK
         graphqlLevel: "none",
         endpointsAllLevel: "none",
         endpointOverride: null,
-        endpointInAccount: true,
+        endpointName: "alpha",
+        expiresAt: null,
+        presentedPrevious: false,
+        previousValidUntil: null,
+        graceEndsOnFirstUse: false,
+        elevations: [],
         ...key,
       };
     },
     recordUse: (keyId) => void uses.push(keyId),
+    endGraceOnFirstUse: (keyId, at) => void graceEnds.push([keyId, at]),
   };
-  return { store, lookups, uses };
+  return { store, lookups, uses, graceEnds };
 }
 
 const endpoint = (access: "read" | "read_write"): Requirement => ({ resource: "endpoint", endpointId: "ep1", access });
@@ -109,7 +116,7 @@ describe("decide", () => {
   });
 
   it("an endpoint outside the key's account is not found, even with full scopes", async () => {
-    const { store } = storeWith({ endpointInAccount: false, endpointsAllLevel: "read_write" });
+    const { store } = storeWith({ endpointName: null, endpointsAllLevel: "read_write" });
     expect((await decide(KEY, endpoint("read"), store)).code).toBe("NOT_FOUND");
   });
 
@@ -136,5 +143,109 @@ describe("decide", () => {
     const decision = await decide(presented, endpoint("read"), store);
     expect(decision).toEqual({ ok: false, code: "UNAUTHENTICATED" });
     expect(lookups).toEqual([]);
+  });
+});
+
+// SPEC §8: every time-bound rule is decided against the decision's own clock, to the millisecond.
+describe("expiry, grace periods and elevations, at their exact boundaries", () => {
+  const T = Date.UTC(2026, 11, 2, 12, 0, 0);
+  const clock = (at: number) => () => at;
+
+  it("a key is allowed one millisecond before its expiry and KEY_EXPIRED from it on", async () => {
+    const { store, uses } = storeWith({ expiresAt: T, endpointsAllLevel: "read" });
+    expect((await decide(KEY, endpoint("read"), store, clock(T - 1))).code).toBe("VALID");
+    expect(await decide(KEY, endpoint("read"), store, clock(T))).toEqual({ ok: false, code: "KEY_EXPIRED", keyId: "key_1" });
+    expect((await decide(KEY, graphql("read"), store, clock(T + 1))).code).toBe("KEY_EXPIRED");
+    expect(uses).toEqual(["key_1"]);
+  });
+
+  it("expiry is checked after disabled and before the endpoint and the level (SPEC §4's order)", async () => {
+    const disabled = storeWith({ expiresAt: T, enabled: false });
+    expect((await decide(KEY, endpoint("read"), disabled.store, clock(T))).code).toBe("KEY_DISABLED");
+    const elsewhere = storeWith({ expiresAt: T, endpointName: null });
+    expect((await decide(KEY, endpoint("read"), elsewhere.store, clock(T))).code).toBe("KEY_EXPIRED");
+    const noScope = storeWith({ expiresAt: T });
+    expect((await decide(KEY, endpoint("read"), noScope.store, clock(T))).code).toBe("KEY_EXPIRED");
+  });
+
+  it("a legacy key expires the same way", async () => {
+    const { store } = storeWith({ expiresAt: T, graphqlLevel: "read", endpointsAllLevel: "read" });
+    expect((await decide(LEGACY, graphql("read"), store, clock(T - 1))).code).toBe("VALID");
+    expect((await decide(LEGACY, graphql("read"), store, clock(T))).code).toBe("KEY_EXPIRED");
+  });
+
+  it("the previous secret verifies until one millisecond before its grace period ends, then is unknown", async () => {
+    const { store, uses } = storeWith({ presentedPrevious: true, previousValidUntil: T, endpointsAllLevel: "read" });
+    expect((await decide(KEY, endpoint("read"), store, clock(T - 1))).code).toBe("VALID");
+    expect(await decide(KEY, endpoint("read"), store, clock(T))).toEqual({ ok: false, code: "UNAUTHENTICATED" });
+    expect(uses).toEqual(["key_1"]);
+  });
+
+  it("a previous secret with no grace period left is unknown, even when the key is disabled or expired", async () => {
+    const { store } = storeWith({ presentedPrevious: true, previousValidUntil: null, enabled: false, expiresAt: T - 5 });
+    expect(await decide(KEY, endpoint("read"), store, clock(T))).toEqual({ ok: false, code: "UNAUTHENTICATED" });
+  });
+
+  it("during the grace period both secrets share the key's state: disabled and expired apply to the old one too", async () => {
+    const { store } = storeWith({ presentedPrevious: true, previousValidUntil: T + 10_000, enabled: false });
+    expect((await decide(KEY, endpoint("read"), store, clock(T))).code).toBe("KEY_DISABLED");
+    const expired = storeWith({ presentedPrevious: true, previousValidUntil: T + 10_000, expiresAt: T });
+    expect((await decide(KEY, endpoint("read"), expired.store, clock(T))).code).toBe("KEY_EXPIRED");
+  });
+
+  it("`Until the new key is first used`: the new secret's first allowed use ends the grace period, the old secret's does not", async () => {
+    const current = storeWith({ previousValidUntil: T + 1000, graceEndsOnFirstUse: true, endpointsAllLevel: "read" });
+    expect((await decide(KEY, endpoint("read_write"), current.store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+    expect(current.graceEnds).toEqual([]); // a refused request is not a use
+    expect((await decide(KEY, endpoint("read"), current.store, clock(T))).code).toBe("VALID");
+    expect(current.graceEnds).toEqual([["key_1", T]]);
+    const old = storeWith({ presentedPrevious: true, previousValidUntil: T + 1000, graceEndsOnFirstUse: true, endpointsAllLevel: "read" });
+    expect((await decide(KEY, endpoint("read"), old.store, clock(T))).code).toBe("VALID");
+    expect(old.graceEnds).toEqual([]);
+    const over = storeWith({ previousValidUntil: T, graceEndsOnFirstUse: true, endpointsAllLevel: "read" });
+    await decide(KEY, endpoint("read"), over.store, clock(T));
+    expect(over.graceEnds).toEqual([]);
+  });
+
+  it("an elevation raises the level until one millisecond before its end, and not from its end on", async () => {
+    const { store } = storeWith({ graphqlLevel: "read", elevations: [{ target: "graphql", level: "read_write", endsAt: T }] });
+    expect((await decide(KEY, graphql("read_write"), store, clock(T - 1))).code).toBe("VALID");
+    expect(await decide(KEY, graphql("read_write"), store, clock(T))).toMatchObject({ code: "INSUFFICIENT_SCOPE", granted: "read" });
+  });
+
+  it("an elevation never lowers a level, and applies only to its own resource", async () => {
+    const { store } = storeWith({
+      graphqlLevel: "read_write",
+      endpointsAllLevel: "none",
+      elevations: [{ target: "graphql", level: "read", endsAt: T + 1000 }],
+    });
+    expect((await decide(KEY, graphql("read_write"), store, clock(T))).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read"), store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+    const other = storeWith({ elevations: [{ target: "endpoint:ep2", level: "read_write", endsAt: T + 1000 }] });
+    expect((await decide(KEY, endpoint("read"), other.store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await decide(KEY, graphql("read"), other.store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+  });
+
+  it("an elevation on All endpoints or on the endpoint raises it, above an override that narrows it", async () => {
+    const all = storeWith({ endpointsAllLevel: "read", endpointOverride: "none", elevations: [{ target: "endpoints", level: "read_write", endsAt: T + 1 }] });
+    expect((await decide(KEY, endpoint("read_write"), all.store, clock(T))).code).toBe("VALID");
+    const one = storeWith({ endpointOverride: "read", elevations: [{ target: "endpoint:ep1", level: "read_write", endsAt: T + 1 }] });
+    expect((await decide(KEY, endpoint("read_write"), one.store, clock(T))).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read_write"), one.store, clock(T + 1))).code).toBe("INSUFFICIENT_SCOPE");
+  });
+});
+
+describe("explained denials (SPEC §4)", () => {
+  it("INSUFFICIENT_SCOPE carries what was required, what the key has there, and the endpoint's name", async () => {
+    const { store } = storeWith({ endpointsAllLevel: "read", endpointName: "alpha" });
+    expect(await decide(KEY, endpoint("read_write"), store)).toEqual({
+      ok: false,
+      code: "INSUFFICIENT_SCOPE",
+      keyId: "key_1",
+      required: { resource: "endpoint", endpointId: "ep1", access: "read_write" },
+      granted: "read",
+      endpointName: "alpha",
+    });
+    expect(await decide(KEY, graphql("read"), store)).toMatchObject({ code: "INSUFFICIENT_SCOPE", required: { resource: "graphql", access: "read" }, granted: "none" });
   });
 });

@@ -1,14 +1,21 @@
 import { parsePresentedKey } from "@/lib/core/keys/format";
 import { hashKey } from "@/lib/core/keys/hash";
 import { effectiveEndpointLevel } from "@/lib/core/scopes/evaluate";
-import { levelAllows, type AccessLevel, type RequiredLevel } from "@/lib/core/scopes/levels";
+import { higherLevel, levelAllows, type AccessLevel, type RequiredLevel } from "@/lib/core/scopes/levels";
 
 /** What a request needs: a level on GraphQL, or on one endpoint. */
 export type Requirement =
   | { resource: "graphql"; access: RequiredLevel }
   | { resource: "endpoint"; endpointId: string; access: RequiredLevel };
 
-/** A key as the verifier needs it, found by the SHA-256 of the presented key. */
+/**
+ * An elevation in force when the key was read (SPEC §8): `target` is `graphql`, `endpoints` (all
+ * of them) or `endpoint:<id>` of the requested endpoint. Whether it is still in force is decided
+ * against the decision's own clock, so a cached copy needs nothing to run when it ends.
+ */
+export type StoredElevation = { target: string; level: AccessLevel; endsAt: number };
+
+/** A key as the verifier needs it, found by the SHA-256 of the presented key (its current secret, or its previous one after a roll). */
 export type StoredKey = {
   id: string;
   accountId: string;
@@ -17,22 +24,37 @@ export type StoredKey = {
   endpointsAllLevel: AccessLevel;
   /** The key's override for the requested endpoint, if any. */
   endpointOverride: AccessLevel | null;
-  /** Whether the requested endpoint exists in the key's own account. */
-  endpointInAccount: boolean;
+  /** The requested endpoint's name if it is in the key's own account, else null (not found). */
+  endpointName: string | null;
+  /** Epoch ms from which the key is refused as expired; null: never. */
+  expiresAt: number | null;
+  /** Whether the presented secret is the key's previous one, in or past its grace period. */
+  presentedPrevious: boolean;
+  /** Epoch ms until which the previous secret verifies; null when there is none. */
+  previousValidUntil: number | null;
+  /** The grace period ends at the current secret's first successful use. */
+  graceEndsOnFirstUse: boolean;
+  elevations: readonly StoredElevation[];
 };
 
 export interface KeyStore {
-  /** One indexed lookup by hash; `endpointId` selects the override and the ownership check. */
+  /** One indexed lookup by hash; `endpointId` selects the override, the ownership check and the endpoint's elevation. */
   findKeyByHash(keyHash: string, endpointId: string | null): Promise<StoredKey | null> | StoredKey | null;
   /** Notes a successful use; the store batches these writes off the request path. */
   recordUse(keyId: string, at: number): void;
+  /** The current secret of a key rolled `Until the new key is first used` was used at `at`: end the old one's grace, off the request path. */
+  endGraceOnFirstUse(keyId: string, at: number): void;
 }
 
-export type DenialCode = "UNAUTHENTICATED" | "KEY_DISABLED" | "INSUFFICIENT_SCOPE" | "NOT_FOUND";
+export type DenialCode = "UNAUTHENTICATED" | "KEY_DISABLED" | "KEY_EXPIRED" | "INSUFFICIENT_SCOPE" | "NOT_FOUND";
+
+/** A `403 INSUFFICIENT_SCOPE` explains itself (SPEC §4): what was needed, what the key has there, and the endpoint's name. */
+export type ScopeShortfall = { required: Requirement; granted: AccessLevel; endpointName: string | null };
 
 export type Decision =
   | { ok: true; code: "VALID"; keyId: string; accountId: string }
-  | { ok: false; code: DenialCode; keyId?: string };
+  | ({ ok: false; code: "INSUFFICIENT_SCOPE"; keyId: string } & ScopeShortfall)
+  | { ok: false; code: Exclude<DenialCode, "INSUFFICIENT_SCOPE">; keyId?: string };
 
 const UNAUTHENTICATED: Decision = { ok: false, code: "UNAUTHENTICATED" };
 
@@ -43,10 +65,29 @@ export function readBearerToken(header: string | null | undefined): string | nul
   return match?.[1] ?? null;
 }
 
+/** The key's level for what the request needs: its own, raised by any elevation in force at `at`. */
+export function grantedLevel(key: StoredKey, requirement: Requirement, at: number): AccessLevel {
+  let granted: AccessLevel;
+  if (requirement.resource === "endpoint") granted = effectiveEndpointLevel(key.endpointsAllLevel, key.endpointOverride);
+  else granted = key.graphqlLevel;
+  for (const elevation of key.elevations) {
+    if (at >= elevation.endsAt) continue;
+    const applies =
+      requirement.resource === "graphql"
+        ? elevation.target === "graphql"
+        : elevation.target === "endpoints" || elevation.target === `endpoint:${requirement.endpointId}`;
+    if (applies) granted = higherLevel(granted, elevation.level);
+  }
+  return granted;
+}
+
 /**
- * The one decision for every API request: format and checksum (garbage never reaches the
- * database; oversized keys are refused before hashing) → SHA-256 → one lookup → enabled →
- * endpoint of the key's own account → level. Legacy keys take the same path.
+ * The one decision for every API request, in SPEC §4's order: format and checksum (garbage never
+ * reaches the database; oversized keys are refused before hashing) → SHA-256 → one lookup (a
+ * previous secret past its grace period is as unknown) → disabled → expired → endpoint of the
+ * key's own account → level (with elevations). Every time-bound rule is decided against one
+ * reading of `now`, to the millisecond, so nothing has to run when an expiry, a grace period or
+ * an elevation ends. Legacy keys take the same path.
  */
 export async function decide(presented: string | null, requirement: Requirement, store: KeyStore, now: () => number = Date.now): Promise<Decision> {
   if (presented === null) return UNAUTHENTICATED;
@@ -55,16 +96,18 @@ export async function decide(presented: string | null, requirement: Requirement,
   const endpointId = requirement.resource === "endpoint" ? requirement.endpointId : null;
   const key = await store.findKeyByHash(hashKey(parsed.key), endpointId);
   if (!key) return UNAUTHENTICATED;
+  const at = now();
+  const graceOpen = key.previousValidUntil !== null && at < key.previousValidUntil;
+  if (key.presentedPrevious && !graceOpen) return UNAUTHENTICATED;
   if (!key.enabled) return { ok: false, code: "KEY_DISABLED", keyId: key.id };
-  let granted: AccessLevel;
-  if (requirement.resource === "endpoint") {
-    // Another account's endpoint, or none at all: the same answer, so ids cannot be probed.
-    if (!key.endpointInAccount) return { ok: false, code: "NOT_FOUND", keyId: key.id };
-    granted = effectiveEndpointLevel(key.endpointsAllLevel, key.endpointOverride);
-  } else {
-    granted = key.graphqlLevel;
+  if (key.expiresAt !== null && at >= key.expiresAt) return { ok: false, code: "KEY_EXPIRED", keyId: key.id };
+  // Another account's endpoint, or none at all: the same answer, so ids cannot be probed.
+  if (requirement.resource === "endpoint" && key.endpointName === null) return { ok: false, code: "NOT_FOUND", keyId: key.id };
+  const granted = grantedLevel(key, requirement, at);
+  if (!levelAllows(granted, requirement.access)) {
+    return { ok: false, code: "INSUFFICIENT_SCOPE", keyId: key.id, required: requirement, granted, endpointName: key.endpointName };
   }
-  if (!levelAllows(granted, requirement.access)) return { ok: false, code: "INSUFFICIENT_SCOPE", keyId: key.id };
-  store.recordUse(key.id, now());
+  store.recordUse(key.id, at);
+  if (graceOpen && key.graceEndsOnFirstUse && !key.presentedPrevious) store.endGraceOnFirstUse(key.id, at);
   return { ok: true, code: "VALID", keyId: key.id, accountId: key.accountId };
 }

@@ -107,7 +107,17 @@ function gql(key: string | null, query: string, extra: { variables?: unknown; op
 
 function expectApiError(reply: Reply, status: number, code: string): void {
   expect(reply.status).toBe(status);
-  expect(reply.json).toEqual({ error: { code, message: expect.any(String) } });
+  // SPEC §4: a 403 explains itself — the GraphQL scope, the access the operation needs, and the key's level.
+  if (code === "INSUFFICIENT_SCOPE") {
+    expect(reply.json).toEqual({
+      error: {
+        code,
+        message: expect.stringMatching(/^This key has (None|Read) on GraphQL; this request needs (Read|Read \/ Write)\.$/),
+        required: { resource: "graphql", access: expect.stringMatching(/^read(_write)?$/) },
+        granted: expect.stringMatching(/^(none|read)$/),
+      },
+    });
+  } else expect(reply.json).toEqual({ error: { code, message: expect.any(String) } });
   expect(reply.headers.get("www-authenticate")).toBe(status === 401 ? "Bearer" : null);
   if (status === 503) expect(reply.headers.get("retry-after")).toMatch(/^\d+$/);
 }
@@ -713,6 +723,7 @@ describe("failures never become 500s and never leak", () => {
           throw makeError();
         },
         recordUse: () => {},
+        endGraceOnFirstUse: () => {},
       }),
     });
     const reply = await send(postRequest(keys.read, JSON.stringify({ query: "{ pods { id } }" })), handler);

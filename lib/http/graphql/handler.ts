@@ -14,7 +14,7 @@ import { z } from "zod";
 import { isDatabaseUnavailable } from "@/db/unavailable";
 import { getDataPlane } from "@/lib/server/data-plane";
 import { noteDecision, withAccessLog } from "@/lib/http/access-log";
-import { apiError, jsonResponse, unavailable } from "@/lib/http/api-error";
+import { apiError, denialReply, jsonResponse, toResponse, unavailable } from "@/lib/http/api-error";
 import { readJsonBody } from "@/lib/http/read-body";
 import type { RequiredLevel } from "@/lib/core/scopes/levels";
 import { decide, readBearerToken, type Decision, type KeyStore } from "@/lib/core/verify/verifier";
@@ -104,7 +104,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
     // An unusable request is described only to a caller who may read the GraphQL API.
     const refuse = async (errors: readonly (string | GraphQLError)[]): Promise<Response> => {
       const decision = await authorize("read");
-      return decision.ok ? badRequest(errors) : apiError(decision.code);
+      return decision.ok ? badRequest(errors) : toResponse(denialReply(decision));
     };
 
     try {
@@ -127,7 +127,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
       if (operation.operation === "subscription") return await refuse(["Subscriptions are not supported."]);
 
       const decision = await authorize(operation.operation === "mutation" ? "read_write" : "read");
-      if (!decision.ok) return apiError(decision.code);
+      if (!decision.ok) return toResponse(denialReply(decision));
 
       const documentViolation = findDocumentViolation(document);
       if (documentViolation) return badRequest([documentViolation]);

@@ -43,9 +43,15 @@ async function decideFor(all: AccessLevel, override: AccessLevel | undefined, ac
       graphqlLevel: "none",
       endpointsAllLevel: all,
       endpointOverride: override ?? null,
-      endpointInAccount: true,
+      endpointName: ENDPOINT.name,
+      expiresAt: null,
+      presentedPrevious: false,
+      previousValidUntil: null,
+      graceEndsOnFirstUse: false,
+      elevations: [],
     }),
     recordUse: () => {},
+    endGraceOnFirstUse: () => {},
   };
   return decide(KEY, { resource: "endpoint", endpointId: ENDPOINT.id, access }, store);
 }

@@ -1,0 +1,372 @@
+import "server-only";
+import { and, eq, gt, isNotNull, isNull, lte, sql } from "drizzle-orm";
+import { getDb } from "@/db/handle";
+import { apiKeyElevations, apiKeys, auditLog, endpoints } from "@/db/schema";
+import { formatDisplayHint } from "@/lib/core/keys/format";
+import { generateScopedKey } from "@/lib/core/keys/generate";
+import { hashKey } from "@/lib/core/keys/hash";
+import {
+  elevationEnd,
+  elevationTargetKey,
+  resolveGrace,
+  type ElevationDuration,
+  type ElevationTarget,
+  type GraceChoice,
+} from "@/lib/core/lifecycle/choices";
+import { normalizeReason } from "@/lib/core/names";
+import { resolveEndpointLevel } from "@/lib/core/scopes/evaluate";
+import { higherLevel, LEVEL_LABELS, levelAllows, type AccessLevel, type RequiredLevel } from "@/lib/core/scopes/levels";
+import { auditKey, getApiKey, type ApiKeyDto } from "./api-keys";
+import { actorJson, auditSelection, outer, type AuditActor } from "./audit-log";
+import { newId } from "./ids";
+import { fail, ok, type DalResult } from "./result";
+import { runWriteBatch } from "./write-batch";
+
+// SPEC §8: a key's expiry, its rolls with a grace period for the secret before, and time-boxed
+// elevations. Every change here is one write batch with its audit entry, scoped by account. The
+// decisions themselves read these columns at request time (lib/core/verify/verifier.ts), so
+// nothing here has to run when an expiry, a grace period or an elevation ends; what runs later
+// (`recordLifecycleEnds`) only writes those ends into the audit log, and clears a spent secret.
+
+const NOT_FOUND = "API key not found.";
+
+function inAccount(accountId: string, keyId: string) {
+  return and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId));
+}
+
+/** Sets (or clears, with null) a key's expiry, legacy keys included. Setting the same one records nothing. */
+export async function setApiKeyExpiration(
+  accountId: string,
+  keyId: string,
+  expiresAt: Date | null,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<ApiKeyDto>> {
+  if (expiresAt !== null && !(expiresAt.getTime() > now.getTime())) return fail("BAD_REQUEST", "The expiry must be in the future.");
+  const db = await getDb();
+  const after = expiresAt?.getTime() ?? null;
+  const [, updated] = await runWriteBatch(db, [
+    // Before the update, to record what it replaces.
+    auditKey(
+      db,
+      now,
+      actor,
+      "api_key.expiration_changed",
+      accountId,
+      keyId,
+      sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'before', ${outer(apiKeys.expiresAt)}, 'after', ${after})`,
+      sql`${apiKeys.expiresAt} IS NOT ${after}`,
+    ),
+    db.update(apiKeys).set({ expiresAt }).where(inAccount(accountId, keyId)),
+  ]);
+  if (!updated) return fail("NOT_FOUND", NOT_FOUND);
+  const key = await getApiKey(accountId, keyId, now);
+  return key ? ok(key) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+/**
+ * Gives a key a new secret (SPEC §8): same id, name, scopes, expiry, elevations and history. The
+ * old secret keeps verifying for the grace period chosen (none for `now`); a grace period still
+ * running from an earlier roll ends at once. A legacy key becomes a scoped `rpa_` key with the
+ * levels it had, which its stored levels already are. The plaintext is in the result only.
+ */
+export async function rollApiKey(
+  accountId: string,
+  keyId: string,
+  grace: GraceChoice,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<{ key: ApiKeyDto; plaintext: string }>> {
+  const db = await getDb();
+  const plaintext = generateScopedKey();
+  const { validUntil, untilFirstUse } = resolveGrace(grace, now);
+  const keep = validUntil !== null;
+  const earlierGraceRunning = and(isNotNull(apiKeys.previousKeyHash), gt(apiKeys.previousValidUntil, now));
+  const [, updated] = await runWriteBatch(db, [
+    auditKey(
+      db,
+      now,
+      actor,
+      "api_key.rolled",
+      accountId,
+      keyId,
+      sql<string>`json_object(
+        'fromKind', ${outer(apiKeys.kind)}, 'grace', ${grace}, 'previousValidUntil', ${validUntil?.getTime() ?? null},
+        'untilFirstUse', json(${untilFirstUse ? "true" : "false"}),
+        'endedEarlierGrace', json(CASE WHEN ${earlierGraceRunning} THEN 'true' ELSE 'false' END))`,
+    ),
+    // SET expressions read the row as it was: the previous secret is the one being replaced.
+    db
+      .update(apiKeys)
+      .set({
+        previousKeyHash: keep ? sql`${apiKeys.keyHash}` : null,
+        previousHint: keep ? sql`${apiKeys.hint}` : null,
+        previousValidUntil: validUntil,
+        previousUntilFirstUse: untilFirstUse,
+        keyHash: hashKey(plaintext),
+        hint: formatDisplayHint(plaintext, "scoped"),
+        kind: "scoped",
+      })
+      .where(inAccount(accountId, keyId)),
+  ]);
+  if (!updated) return fail("NOT_FOUND", NOT_FOUND);
+  const key = await getApiKey(accountId, keyId, now);
+  return key ? ok({ key, plaintext }) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+/** Only a previous secret still in its grace period is ended (and cleared) by these batches. */
+function graceRunning(now: Date) {
+  return and(isNotNull(apiKeys.previousKeyHash), gt(apiKeys.previousValidUntil, now));
+}
+
+const CLEAR_PREVIOUS = { previousKeyHash: null, previousHint: null, previousValidUntil: null, previousUntilFirstUse: false };
+
+/** `Expire previous key now`: the secret before the last roll stops verifying at once. */
+export async function expirePreviousKey(accountId: string, keyId: string, actor: AuditActor, now = new Date()): Promise<DalResult<ApiKeyDto>> {
+  const db = await getDb();
+  const [, updated] = await runWriteBatch(db, [
+    auditKey(
+      db,
+      now,
+      actor,
+      "api_key.previous_expired",
+      accountId,
+      keyId,
+      sql<string>`json_object('validUntil', ${now.getTime()}, 'cause', 'manual')`,
+      graceRunning(now),
+    ),
+    db
+      .update(apiKeys)
+      .set(CLEAR_PREVIOUS)
+      .where(and(inAccount(accountId, keyId), graceRunning(now))),
+  ]);
+  const key = await getApiKey(accountId, keyId, now);
+  if (!key) return fail("NOT_FOUND", NOT_FOUND);
+  if (!updated) return fail("BAD_REQUEST", "This key has no previous key that is still valid.");
+  return ok(key);
+}
+
+/**
+ * The new secret of a key rolled `Until the new key is first used` was used at `at`: the old one
+ * stops verifying. Called by the verifier's store with a key id it has just looked up (not a
+ * caller's input); writes nothing when the grace period is already over.
+ */
+export async function endGraceOnFirstUse(keyId: string, at: number): Promise<void> {
+  const db = await getDb();
+  const when = new Date(at);
+  const open = and(eq(apiKeys.id, keyId), eq(apiKeys.previousUntilFirstUse, true), graceRunning(when));
+  await runWriteBatch(db, [
+    db.insert(auditLog).select(
+      db
+        .select(
+          auditSelection(when, "api_key.previous_expired", "api_key", {
+            accountId: apiKeys.accountId,
+            targetId: apiKeys.id,
+            targetName: apiKeys.name,
+            details: sql<string>`json_object('validUntil', ${at}, 'cause', 'first_use')`,
+            actor: sql<string>`json_object('type', 'system')`,
+          }),
+        )
+        .from(apiKeys)
+        .where(open),
+    ),
+    db.update(apiKeys).set(CLEAR_PREVIOUS).where(open),
+  ]);
+}
+
+export type ElevationInput = { target: ElevationTarget; level: RequiredLevel; duration: ElevationDuration; reason: string };
+
+const TARGET_LABELS = { graphql: "GraphQL", endpoints: "All endpoints" } as const;
+
+/**
+ * `Elevate access` (SPEC §8): until `duration` from now, decisions use the higher of the key's own
+ * level and `level` on the target. The caller has checked the user's password. Refused: an unknown
+ * or another account's key or endpoint, a level the key already has there, a second elevation
+ * in force on the same target, a reason outside the rule.
+ */
+export async function elevateApiKey(
+  accountId: string,
+  keyId: string,
+  input: ElevationInput,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<ApiKeyDto>> {
+  const reason = normalizeReason(input.reason);
+  if (!reason.ok) return fail("BAD_REQUEST", reason.message);
+  if (!levelAllows(input.level, "read")) return fail("BAD_REQUEST", "Choose Read or Read / Write.");
+  const key = await getApiKey(accountId, keyId, now);
+  if (!key) return fail("NOT_FOUND", NOT_FOUND);
+
+  const db = await getDb();
+  let targetName: string;
+  let own: AccessLevel;
+  const { target } = input;
+  if (target.resource === "endpoint") {
+    const [endpoint] = await db
+      .select({ name: endpoints.name })
+      .from(endpoints)
+      .where(and(eq(endpoints.accountId, accountId), eq(endpoints.id, target.endpointId)))
+      .limit(1);
+    if (!endpoint) return fail("BAD_REQUEST", "That endpoint does not exist.");
+    targetName = endpoint.name;
+    own = resolveEndpointLevel(key.scopes, target.endpointId);
+  } else {
+    targetName = TARGET_LABELS[target.resource];
+    own = target.resource === "graphql" ? key.scopes.graphql : key.scopes.endpointsAll;
+  }
+  if (higherLevel(own, input.level) === own) {
+    return fail("BAD_REQUEST", `This key already has ${LEVEL_LABELS[own]} on ${target.resource === "endpoint" ? `endpoint "${targetName}"` : targetName}.`);
+  }
+
+  const id = `elv_${newId()}`;
+  const targetKey = elevationTargetKey(target);
+  const endsAt = elevationEnd(input.duration, now);
+  const inForce = and(
+    eq(apiKeyElevations.accountId, accountId),
+    eq(apiKeyElevations.keyId, keyId),
+    eq(apiKeyElevations.target, targetKey),
+    isNull(apiKeyElevations.endedAt),
+    gt(apiKeyElevations.endsAt, now),
+  );
+  const existing = await db.select({ endsAt: apiKeyElevations.endsAt }).from(apiKeyElevations).where(inForce).limit(1);
+  if (existing[0]) return fail("CONFLICT", `This key already has an elevation on ${targetName}. End it before starting another.`);
+
+  // The insert re-checks both conditions inside the write transaction: a concurrent elevation of
+  // the same target, or the key's deletion, in the meantime makes it insert nothing.
+  const [inserted] = await runWriteBatch(db, [
+    db.insert(apiKeyElevations).select(
+      db
+        .select({
+          id: sql<string>`${id}`.as("id"),
+          accountId: apiKeys.accountId,
+          keyId: apiKeys.id,
+          target: sql<string>`${targetKey}`.as("target"),
+          endpointId: sql<string | null>`${target.resource === "endpoint" ? target.endpointId : null}`.as("endpoint_id"),
+          level: sql<RequiredLevel>`${input.level}`.as("level"),
+          reason: sql<string>`${reason.name}`.as("reason"),
+          createdAt: sql<number>`${now.getTime()}`.as("created_at"),
+          endsAt: sql<number>`${endsAt.getTime()}`.as("ends_at"),
+          endedAt: sql<number | null>`null`.as("ended_at"),
+          endRecorded: sql<number>`0`.as("end_recorded"),
+        })
+        .from(apiKeys)
+        .where(and(inAccount(accountId, keyId), sql`NOT EXISTS (SELECT 1 FROM ${apiKeyElevations} WHERE ${inForce})`)),
+    ),
+    auditKey(
+      db,
+      now,
+      actor,
+      "api_key.elevated",
+      accountId,
+      keyId,
+      sql<string>`json_object('target', ${targetKey}, 'targetName', ${targetName}, 'level', ${input.level}, 'reason', ${reason.name}, 'endsAt', ${endsAt.getTime()})`,
+      sql`EXISTS (SELECT 1 FROM ${apiKeyElevations} WHERE ${apiKeyElevations.id} = ${id})`,
+    ),
+  ]);
+  if (!inserted) {
+    const still = await getApiKey(accountId, keyId, now);
+    return still ? fail("CONFLICT", `This key already has an elevation on ${targetName}. End it before starting another.`) : fail("NOT_FOUND", NOT_FOUND);
+  }
+  const updated = await getApiKey(accountId, keyId, now);
+  return updated ? ok(updated) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+function elevationDetails(cause: "manual" | "time", endedAt: Date | typeof apiKeyElevations.endsAt) {
+  const ended = endedAt instanceof Date ? sql`${endedAt.getTime()}` : sql`${outer(endedAt)}`;
+  return sql<string>`json_object(
+    'target', ${outer(apiKeyElevations.target)},
+    'targetName', CASE ${outer(apiKeyElevations.target)} WHEN 'graphql' THEN 'GraphQL' WHEN 'endpoints' THEN 'All endpoints'
+      ELSE coalesce((SELECT e.name FROM endpoints e WHERE e.account_id = ${outer(apiKeyElevations.accountId)} AND e.id = ${outer(apiKeyElevations.endpointId)}), substr(${outer(apiKeyElevations.target)}, 10)) END,
+    'level', ${outer(apiKeyElevations.level)}, 'reason', ${outer(apiKeyElevations.reason)}, 'endsAt', ${outer(apiKeyElevations.endsAt)},
+    'endedAt', ${ended}, 'cause', ${cause})`;
+}
+
+/** `End elevation`: the key's own level applies again from now. */
+export async function endElevation(
+  accountId: string,
+  keyId: string,
+  elevationId: string,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<ApiKeyDto>> {
+  const db = await getDb();
+  const target = and(
+    eq(apiKeyElevations.id, elevationId),
+    eq(apiKeyElevations.keyId, keyId),
+    eq(apiKeyElevations.accountId, accountId),
+    isNull(apiKeyElevations.endedAt),
+    gt(apiKeyElevations.endsAt, now),
+  );
+  const [, updated] = await runWriteBatch(db, [
+    db.insert(auditLog).select(
+      db
+        .select(
+          auditSelection(now, "api_key.elevation_ended", "api_key", {
+            accountId: apiKeyElevations.accountId,
+            targetId: apiKeyElevations.keyId,
+            targetName: sql<string>`(SELECT k.name FROM api_keys k WHERE k.account_id = ${outer(apiKeyElevations.accountId)} AND k.id = ${outer(apiKeyElevations.keyId)})`,
+            details: elevationDetails("manual", now),
+            actor: actorJson(accountId, actor),
+          }),
+        )
+        .from(apiKeyElevations)
+        .where(target),
+    ),
+    db.update(apiKeyElevations).set({ endedAt: now, endRecorded: true }).where(target),
+  ]);
+  const key = await getApiKey(accountId, keyId, now);
+  if (!key) return fail("NOT_FOUND", NOT_FOUND);
+  if (!updated) return fail("NOT_FOUND", "That elevation has already ended.");
+  return ok(key);
+}
+
+/**
+ * Writes into the audit log the elevations and grace periods that ran out by `now`, each at the
+ * time it ended, and clears spent previous secrets. Any process may call it at any time: one
+ * write transaction marks what it records, so each end is recorded once, by whichever process
+ * gets there first. Answers how many ends it recorded. A cheap read first: no write lock unless
+ * something has ended.
+ */
+export async function recordLifecycleEnds(now = new Date()): Promise<number> {
+  const db = await getDb();
+  const elevationsEnded = and(eq(apiKeyElevations.endRecorded, false), isNull(apiKeyElevations.endedAt), lte(apiKeyElevations.endsAt, now));
+  const graceEnded = and(isNotNull(apiKeys.previousKeyHash), lte(apiKeys.previousValidUntil, now));
+  const [[elevation], [grace]] = await Promise.all([
+    db.select({ id: apiKeyElevations.id }).from(apiKeyElevations).where(elevationsEnded).limit(1),
+    db.select({ id: apiKeys.id }).from(apiKeys).where(graceEnded).limit(1),
+  ]);
+  if (!elevation && !grace) return 0;
+  const [elevationEntries, , graceEntries] = await runWriteBatch(db, [
+    db.insert(auditLog).select(
+      db
+        .select(
+          auditSelection(sql<number>`${outer(apiKeyElevations.endsAt)}`, "api_key.elevation_ended", "api_key", {
+            accountId: apiKeyElevations.accountId,
+            targetId: apiKeyElevations.keyId,
+            targetName: sql<string>`(SELECT k.name FROM api_keys k WHERE k.account_id = ${outer(apiKeyElevations.accountId)} AND k.id = ${outer(apiKeyElevations.keyId)})`,
+            details: elevationDetails("time", apiKeyElevations.endsAt),
+            actor: sql<string>`json_object('type', 'system')`,
+          }),
+        )
+        .from(apiKeyElevations)
+        .where(elevationsEnded),
+    ),
+    db.update(apiKeyElevations).set({ endRecorded: true }).where(elevationsEnded),
+    db.insert(auditLog).select(
+      db
+        .select(
+          auditSelection(sql<number>`${outer(apiKeys.previousValidUntil)}`, "api_key.previous_expired", "api_key", {
+            accountId: apiKeys.accountId,
+            targetId: apiKeys.id,
+            targetName: apiKeys.name,
+            details: sql<string>`json_object('validUntil', ${outer(apiKeys.previousValidUntil)}, 'cause', 'time')`,
+            actor: sql<string>`json_object('type', 'system')`,
+          }),
+        )
+        .from(apiKeys)
+        .where(graceEnded),
+    ),
+    db.update(apiKeys).set(CLEAR_PREVIOUS).where(graceEnded),
+  ]);
+  return (elevationEntries ?? 0) + (graceEntries ?? 0);
+}
