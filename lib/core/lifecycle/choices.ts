@@ -41,11 +41,13 @@ export function resolveExpiration(choice: ExpirationChoice, customAt: string | n
   if (!customAt) return { ok: false, message: "Enter the date and time the key expires." };
   // Only full ISO instants with an explicit offset: a bare date or time would be read in the
   // server's time zone, not the user's.
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)$/.test(customAt)) {
-    return { ok: false, message: "Expires at is not a valid date and time." };
-  }
+  const parts = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)$/.exec(customAt);
   const at = new Date(customAt);
-  if (Number.isNaN(at.getTime())) return { ok: false, message: "Expires at is not a valid date and time." };
+  if (!parts || Number.isNaN(at.getTime())) return { ok: false, message: "Expires at is not a valid date and time." };
+  // Date would read February 31st as March 3rd: the calendar date and time must exist as written.
+  const [year, month, day, hour, minute] = parts.slice(1, 6).map(Number) as [number, number, number, number, number];
+  const exists = month >= 1 && month <= 12 && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && hour <= 23 && minute <= 59;
+  if (!exists) return { ok: false, message: "Expires at is not a valid date and time." };
   if (at.getTime() < now.getTime() + MIN_CUSTOM_AHEAD_MS) return { ok: false, message: "Expires at must be at least one minute from now." };
   if (at.getTime() > now.getTime() + MAX_CUSTOM_AHEAD_MS) return { ok: false, message: "Expires at must be within ten years." };
   return { ok: true, expiresAt: at };
