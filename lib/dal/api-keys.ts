@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, gt, inArray, isNull, ne, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/handle";
 import { apiKeyElevations, apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
 import { formatDisplayHint, type KeyKind } from "@/lib/core/keys/format";
@@ -368,9 +368,13 @@ export async function importLegacyApiKeys(
   }
   const db = await getDb();
   const hashes = entries.map((entry) => entry.keyHash);
-  const known = await db.select({ keyHash: apiKeys.keyHash }).from(apiKeys).where(inArray(apiKeys.keyHash, hashes));
+  // A secret still in its grace period after a roll is as taken as a current one.
+  const known = await db
+    .select({ keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash })
+    .from(apiKeys)
+    .where(or(inArray(apiKeys.keyHash, hashes), inArray(apiKeys.previousKeyHash, hashes)));
   if (known.length > 0) {
-    const taken = new Set(known.map((row) => row.keyHash));
+    const taken = new Set(known.flatMap((row) => [row.keyHash, row.previousKeyHash]));
     const clash = entries.find((entry) => taken.has(entry.keyHash));
     return fail("CONFLICT", `line ${clash?.line}: the key "${clash?.name}" already exists.`);
   }

@@ -1,6 +1,6 @@
 import "server-only";
-import { and, eq, gt, isNotNull, isNull, lte, sql } from "drizzle-orm";
-import { getDb } from "@/db/handle";
+import { and, eq, gt, isNotNull, isNull, lte, sql, type SQL } from "drizzle-orm";
+import { getDb, type Database } from "@/db/handle";
 import { apiKeyElevations, apiKeys, auditLog, endpoints } from "@/db/schema";
 import { formatDisplayHint } from "@/lib/core/keys/format";
 import { generateScopedKey } from "@/lib/core/keys/generate";
@@ -82,7 +82,10 @@ export async function rollApiKey(
   const { validUntil, untilFirstUse } = resolveGrace(grace, now);
   const keep = validUntil !== null;
   const earlierGraceRunning = and(isNotNull(apiKeys.previousKeyHash), gt(apiKeys.previousValidUntil, now));
-  const [, updated] = await runWriteBatch(db, [
+  const [, , updated] = await runWriteBatch(db, [
+    // An earlier grace period that ran out but is not yet in the audit log: the roll overwrites
+    // its secret, so its end is recorded here, at its time, as recordLifecycleEnds would have.
+    recordGraceEndedByTime(db, and(inAccount(accountId, keyId), graceEndedBy(now))),
     auditKey(
       db,
       now,
@@ -112,6 +115,29 @@ export async function rollApiKey(
   if (!updated) return fail("NOT_FOUND", NOT_FOUND);
   const key = await getApiKey(accountId, keyId, now);
   return key ? ok({ key, plaintext }) : fail("NOT_FOUND", NOT_FOUND);
+}
+
+/** A previous secret whose grace period is over by `now` and not yet cleared (nor its end recorded). */
+function graceEndedBy(now: Date) {
+  return and(isNotNull(apiKeys.previousKeyHash), lte(apiKeys.previousValidUntil, now));
+}
+
+/** The `previous_expired` entry of each key `where` finds, at the time its grace period ended. */
+function recordGraceEndedByTime(db: Database, where: SQL | undefined) {
+  return db.insert(auditLog).select(
+    db
+      .select(
+        auditSelection(sql<number>`${outer(apiKeys.previousValidUntil)}`, "api_key.previous_expired", "api_key", {
+          accountId: apiKeys.accountId,
+          targetId: apiKeys.id,
+          targetName: apiKeys.name,
+          details: sql<string>`json_object('validUntil', ${outer(apiKeys.previousValidUntil)}, 'cause', 'time')`,
+          actor: sql<string>`json_object('type', 'system')`,
+        }),
+      )
+      .from(apiKeys)
+      .where(where),
+  );
 }
 
 /** Only a previous secret still in its grace period is ended (and cleared) by these batches. */
@@ -281,6 +307,11 @@ function elevationDetails(cause: "manual" | "time", endedAt: Date | typeof apiKe
     'endedAt', ${ended}, 'cause', ${cause})`;
 }
 
+/** The name of the key an audited elevation row belongs to (the entry's target). */
+function elevatedKeyName() {
+  return sql<string>`(SELECT k.name FROM api_keys k WHERE k.account_id = ${outer(apiKeyElevations.accountId)} AND k.id = ${outer(apiKeyElevations.keyId)})`;
+}
+
 /** `End elevation`: the key's own level applies again from now. */
 export async function endElevation(
   accountId: string,
@@ -304,7 +335,7 @@ export async function endElevation(
           auditSelection(now, "api_key.elevation_ended", "api_key", {
             accountId: apiKeyElevations.accountId,
             targetId: apiKeyElevations.keyId,
-            targetName: sql<string>`(SELECT k.name FROM api_keys k WHERE k.account_id = ${outer(apiKeyElevations.accountId)} AND k.id = ${outer(apiKeyElevations.keyId)})`,
+            targetName: elevatedKeyName(),
             details: elevationDetails("manual", now),
             actor: actorJson(accountId, actor),
           }),
@@ -330,7 +361,7 @@ export async function endElevation(
 export async function recordLifecycleEnds(now = new Date()): Promise<number> {
   const db = await getDb();
   const elevationsEnded = and(eq(apiKeyElevations.endRecorded, false), isNull(apiKeyElevations.endedAt), lte(apiKeyElevations.endsAt, now));
-  const graceEnded = and(isNotNull(apiKeys.previousKeyHash), lte(apiKeys.previousValidUntil, now));
+  const graceEnded = graceEndedBy(now);
   const [[elevation], [grace]] = await Promise.all([
     db.select({ id: apiKeyElevations.id }).from(apiKeyElevations).where(elevationsEnded).limit(1),
     db.select({ id: apiKeys.id }).from(apiKeys).where(graceEnded).limit(1),
@@ -343,7 +374,7 @@ export async function recordLifecycleEnds(now = new Date()): Promise<number> {
           auditSelection(sql<number>`${outer(apiKeyElevations.endsAt)}`, "api_key.elevation_ended", "api_key", {
             accountId: apiKeyElevations.accountId,
             targetId: apiKeyElevations.keyId,
-            targetName: sql<string>`(SELECT k.name FROM api_keys k WHERE k.account_id = ${outer(apiKeyElevations.accountId)} AND k.id = ${outer(apiKeyElevations.keyId)})`,
+            targetName: elevatedKeyName(),
             details: elevationDetails("time", apiKeyElevations.endsAt),
             actor: sql<string>`json_object('type', 'system')`,
           }),
@@ -352,20 +383,7 @@ export async function recordLifecycleEnds(now = new Date()): Promise<number> {
         .where(elevationsEnded),
     ),
     db.update(apiKeyElevations).set({ endRecorded: true }).where(elevationsEnded),
-    db.insert(auditLog).select(
-      db
-        .select(
-          auditSelection(sql<number>`${outer(apiKeys.previousValidUntil)}`, "api_key.previous_expired", "api_key", {
-            accountId: apiKeys.accountId,
-            targetId: apiKeys.id,
-            targetName: apiKeys.name,
-            details: sql<string>`json_object('validUntil', ${outer(apiKeys.previousValidUntil)}, 'cause', 'time')`,
-            actor: sql<string>`json_object('type', 'system')`,
-          }),
-        )
-        .from(apiKeys)
-        .where(graceEnded),
-    ),
+    recordGraceEndedByTime(db, graceEnded),
     db.update(apiKeys).set(CLEAR_PREVIOUS).where(graceEnded),
   ]);
   return (elevationEntries ?? 0) + (graceEntries ?? 0);
