@@ -1,6 +1,6 @@
 import { rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAccount, findAccountById, normalizeEmail, verifyAccountCredentials } from "./accounts";
+import { createAccount, findAccountById, normalizeEmail, verifyAccountCredentials, verifyAccountPassword } from "./accounts";
 
 afterAll(removeTestDatabase);
 
@@ -107,6 +107,40 @@ describe("verifyAccountCredentials", () => {
     if (!other.ok) throw new Error("setup failed");
     expect(await verifyAccountCredentials(email, "other account password")).toBeNull();
     expect(await verifyAccountCredentials(other.value.email, PASSWORD)).toBeNull();
+  });
+});
+
+describe("verifyAccountPassword", () => {
+  let accountId = "";
+  let otherId = "";
+
+  beforeAll(async () => {
+    const [account, other] = await Promise.all([createAccount(uniqueEmail("again"), PASSWORD), createAccount(uniqueEmail("again-other"), "other account password")]);
+    if (!account.ok || !other.ok) throw new Error("setup failed");
+    accountId = account.value.id;
+    otherId = other.value.id;
+  });
+
+  it.each<[string, () => string, string, boolean]>([
+    ["right password", () => accountId, PASSWORD, true],
+    ["wrong password", () => accountId, "wrong password", false],
+    ["password in another case", () => accountId, PASSWORD.toUpperCase(), false],
+    ["password with a trailing space", () => accountId, `${PASSWORD} `, false],
+    ["empty password", () => accountId, "", false],
+    ["another account's password", () => accountId, "other account password", false],
+    ["the right password for another account", () => otherId, PASSWORD, false],
+    ["unknown account", () => "nosuchaccount000", PASSWORD, false],
+    ["empty account id", () => "", PASSWORD, false],
+  ])("%s", async (_label, idOf, password, matches) => {
+    expect(await verifyAccountPassword(idOf(), password)).toBe(matches);
+  });
+
+  it("is false once the account is deleted", async () => {
+    const created = await createAccount(uniqueEmail("deleted"), PASSWORD);
+    if (!created.ok) throw new Error("setup failed");
+    expect(await verifyAccountPassword(created.value.id, PASSWORD)).toBe(true);
+    await rawRows("DELETE FROM accounts WHERE id = ?", [created.value.id]);
+    expect(await verifyAccountPassword(created.value.id, PASSWORD)).toBe(false);
   });
 });
 

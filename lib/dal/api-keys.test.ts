@@ -17,10 +17,11 @@ import {
   type LegacyKeyImport,
 } from "./api-keys";
 import { createEndpoint } from "./endpoints";
+import { elevateApiKey, rollApiKey } from "./key-lifecycle";
 
 afterAll(removeTestDatabase);
 
-const DTO_FIELDS = ["createdAt", "enabled", "hint", "id", "kind", "lastUsedAt", "name", "scopes"];
+const DTO_FIELDS = ["createdAt", "elevations", "enabled", "expiresAt", "hint", "id", "kind", "lastUsedAt", "name", "previous", "scopes"];
 
 // Every plaintext this file sees, checked against the raw database files at the end.
 const plaintexts: string[] = [];
@@ -100,6 +101,16 @@ function expectNoSecretFields(dto: ApiKeyDto) {
   expect(dto).not.toHaveProperty("keyHash");
   expect(dto).not.toHaveProperty("key_hash");
   expect(dto).not.toHaveProperty("plaintext");
+  // The secret before a roll shows as its hint and end only, never its hash.
+  if (dto.previous !== null) expect(Object.keys(dto.previous).sort()).toEqual(["hint", "untilFirstUse", "validUntil"]);
+  for (const elevation of dto.elevations) {
+    expect(Object.keys(elevation).sort()).toEqual(["createdAt", "endsAt", "id", "level", "reason", "target", "targetName"]);
+  }
+  const serialized = JSON.stringify(dto);
+  for (const plaintext of plaintexts) {
+    expect(serialized).not.toContain(plaintext);
+    expect(serialized).not.toContain(hashKey(plaintext));
+  }
 }
 
 describe("createScopedApiKey", () => {
@@ -117,6 +128,9 @@ describe("createScopedApiKey", () => {
       createdAt: now,
       lastUsedAt: null,
       scopes: createEmptyScopes(),
+      expiresAt: null,
+      previous: null,
+      elevations: [],
     });
     expectNoSecretFields(key);
 
@@ -132,6 +146,11 @@ describe("createScopedApiKey", () => {
       endpoints_all_level: "none",
       created_at: now.getTime(),
       last_used_at: null,
+      expires_at: null,
+      previous_key_hash: null,
+      previous_hint: null,
+      previous_valid_until: null,
+      previous_until_first_use: 0,
     });
   });
 
@@ -235,6 +254,90 @@ describe("createScopedApiKey", () => {
     // Neither the key row nor the valid override was written.
     expect(await tableCounts()).toEqual({ keys: before.keys, overrides: before.overrides });
     expect(await countRows("endpoints", "id = ?", [endpoint])).toBe(0);
+  });
+});
+
+describe("createScopedApiKey with an expiry", () => {
+  const now = new Date("2025-02-01T08:00:00.000Z");
+
+  it.each<[string, number]>([
+    ["a millisecond ago", -1],
+    ["now exactly", 0],
+    ["a day ago", -86_400_000],
+  ])("refuses an expiry %s with BAD_REQUEST and writes nothing", async (_label, offset) => {
+    const before = { ...(await tableCounts()), audit: await countRows("audit_log") };
+    const result = await createScopedApiKey(accountA, { name: "expired at birth", scopes: createEmptyScopes(), expiresAt: new Date(now.getTime() + offset) }, { type: "dashboard" }, now);
+    expect(result).toEqual({ ok: false, code: "BAD_REQUEST", message: expect.any(String) });
+    expect({ ...(await tableCounts()), audit: await countRows("audit_log") }).toEqual(before);
+  });
+
+  it.each<[string, Date | null | undefined, number | null]>([
+    ["a future expiry", new Date("2025-05-02T08:00:00.000Z"), Date.parse("2025-05-02T08:00:00.000Z")],
+    ["a millisecond ahead", new Date(now.getTime() + 1), now.getTime() + 1],
+    ["no expiry (null)", null, null],
+    ["no expiry (omitted)", undefined, null],
+  ])("stores %s, shows it in the DTO and records it in the entry", async (_label, expiresAt, stored) => {
+    const result = await createScopedApiKey(accountA, { name: "expiring", scopes: createEmptyScopes(), ...(expiresAt === undefined ? {} : { expiresAt }) }, { type: "dashboard" }, now);
+    if (!result.ok) throw new Error(result.message);
+    plaintexts.push(result.value.plaintext);
+    const { key } = result.value;
+    expect(key.expiresAt).toEqual(stored === null ? null : new Date(stored));
+    expect((await keyRow(key.id))?.expires_at).toBe(stored);
+    expect(await getApiKey(accountA, key.id, now)).toEqual(key);
+    const entries = await rawRows("SELECT action, created_at, details FROM audit_log WHERE target_id = ?", [key.id]);
+    expect(entries.map((entry) => ({ ...entry, details: JSON.parse(String(entry.details)) }))).toEqual([
+      { action: "api_key.created", created_at: now.getTime(), details: expect.objectContaining({ kind: "scoped", expiresAt: stored }) },
+    ]);
+  });
+});
+
+describe("the DTO of a rolled and elevated key", () => {
+  it("shows the previous secret's hint and end and the elevations in force, never a hash or plaintext", async () => {
+    const created = new Date("2025-03-01T00:00:00.000Z");
+    const { key, plaintext: oldPlaintext } = await newKey(accountA, { graphql: "none", endpointsAll: "read", endpoints: { [endpointA1]: "none" } }, "rolled", created);
+    const rolledAt = new Date(created.getTime() + 3_600_000);
+    const rolled = await rollApiKey(accountA, key.id, "24h", { type: "dashboard" }, rolledAt);
+    if (!rolled.ok) throw new Error(rolled.message);
+    plaintexts.push(rolled.value.plaintext);
+    const elevated = await elevateApiKey(accountA, key.id, { target: { resource: "endpoint", endpointId: endpointA1 }, level: "read", duration: "1h", reason: "debugging" }, { type: "dashboard" }, rolledAt);
+    if (!elevated.ok) throw new Error(elevated.message);
+
+    const row = await keyRow(key.id);
+    expect(row?.previous_key_hash).toBe(hashKey(oldPlaintext));
+    const validUntil = new Date(rolledAt.getTime() + 86_400_000);
+    const dto = await getApiKey(accountA, key.id, rolledAt);
+    expect(dto).toEqual({
+      ...key,
+      hint: formatDisplayHint(rolled.value.plaintext, "scoped"),
+      previous: { hint: key.hint, validUntil, untilFirstUse: false },
+      elevations: [
+        {
+          id: expect.stringMatching(/^elv_/),
+          target: `endpoint:${endpointA1}`,
+          targetName: "a-one",
+          level: "read",
+          reason: "debugging",
+          createdAt: rolledAt,
+          endsAt: new Date(rolledAt.getTime() + 3_600_000),
+        },
+      ],
+    });
+    // The roll came before the elevation.
+    expect(rolled.value.key).toEqual({ ...dto, elevations: [] });
+    expect(elevated.value).toEqual(dto);
+    const listed = (await listApiKeys(accountA, rolledAt)).find((k) => k.id === key.id);
+    expect(listed).toEqual(dto);
+    for (const shown of [dto, listed, rolled.value.key, elevated.value]) {
+      if (!shown) throw new Error("missing");
+      expectNoSecretFields(shown);
+      const serialized = JSON.stringify(shown);
+      for (const value of [row?.key_hash, row?.previous_key_hash, oldPlaintext, rolled.value.plaintext]) expect(serialized).not.toContain(String(value));
+    }
+
+    // Once both are over the DTO drops them, whether or not anything has cleared them yet.
+    const later = await getApiKey(accountA, key.id, validUntil);
+    expect(later).toMatchObject({ previous: null, elevations: [] });
+    expect((await keyRow(key.id))?.previous_key_hash).toBe(hashKey(oldPlaintext));
   });
 });
 
@@ -478,6 +581,9 @@ describe("importLegacyApiKeys", () => {
       createdAt: now,
       lastUsedAt: null,
       scopes,
+      expiresAt: null,
+      previous: null,
+      elevations: [],
     });
     const row = await keyRow(id ?? "");
     expect(row?.key_hash).toBe(hashKey(plaintext));
@@ -526,6 +632,20 @@ describe("importLegacyApiKeys", () => {
     const counts = await tableCounts();
     const result = await importLegacyApiKeys(accountA, [{ line: 1, name: "clash", permission: "read", keyHash: hashKey(plaintext), hint: "\u2026XXXX" }], { type: "dashboard" });
     expect(result).toEqual({ ok: false, code: "CONFLICT", message: expect.any(String) });
+    expect(await tableCounts()).toEqual(counts);
+  });
+
+  it("refuses a hash still held as a rolled key's previous secret, in any account", async () => {
+    const entry = legacyEntry("rolled legacy", "read");
+    const imported = await importLegacyApiKeys(accountA, [entry], { type: "dashboard" });
+    if (!imported.ok || !imported.value.ids[0]) throw new Error("setup failed");
+    const rolled = await rollApiKey(accountA, imported.value.ids[0], "7d", { type: "dashboard" });
+    if (!rolled.ok) throw new Error(rolled.message);
+    plaintexts.push(rolled.value.plaintext);
+    const counts = await tableCounts();
+    for (const account of [accountA, accountB]) {
+      expect(await importLegacyApiKeys(account, [{ ...entry, name: "again" }], { type: "dashboard" })).toEqual({ ok: false, code: "CONFLICT", message: expect.any(String) });
+    }
     expect(await tableCounts()).toEqual(counts);
   });
 
