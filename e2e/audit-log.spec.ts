@@ -53,7 +53,8 @@ test.describe("audit log", () => {
       "Changed scopes of “ci”: GraphQL None → Read; whisper: Read → Read / Write",
       "Enabled key “ci”",
       "Disabled key “ci”",
-      "Created key “ci” with GraphQL None; All endpoints None; whisper: Read",
+      // Created with the default expiration, 90 days ahead (SPEC §8).
+      /^Created key “ci” \(expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\) with GraphQL None; All endpoints None; whisper: Read$/,
       "Created endpoint “scratch”",
       "Created endpoint “whisper”",
     ]);
@@ -126,7 +127,7 @@ test.describe("audit log", () => {
       "Created endpoint “ep-03”",
       "Created endpoint “ep-02”",
       "Created endpoint “ep-01”",
-      "Created key “admin” with GraphQL Read / Write; All endpoints None",
+      /^Created key “admin” \(expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\) with GraphQL Read \/ Write; All endpoints None$/,
     ]);
     await expect(page.getByText("51–56 of 56")).toBeVisible();
     await expect(pages.getByRole("link", { name: "Older" })).toHaveCount(0);

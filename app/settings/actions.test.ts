@@ -148,6 +148,13 @@ describe("the dashboard's server actions", () => {
     const input = { keyId, target: "endpoints", level: "read_write", duration: "1h", reason: "deploy", password: "not-the-password" };
     expect(await actions.elevateApiKeyAction!(input)).toEqual({ ok: false, code: "BAD_REQUEST", message: "Wrong password.", fieldErrors: { password: "Wrong password." } });
     expect(await actions.elevateApiKeyAction!({ ...input, target: "pods" })).toMatchObject({ ok: false, code: "BAD_REQUEST", fieldErrors: { target: "Choose a resource." } });
+    // A reason that cannot pass is refused on its field before the password is looked at.
+    expect(await actions.elevateApiKeyAction!({ ...input, reason: "  " })).toEqual({
+      ok: false,
+      code: "BAD_REQUEST",
+      message: "Reason is required.",
+      fieldErrors: { reason: "Reason is required." },
+    });
     expect(await snapshot()).toBe(before);
     expect(revalidated).toEqual([]);
   });

@@ -16,7 +16,7 @@ import {
   parseElevationTarget,
   resolveExpiration,
 } from "@/lib/core/lifecycle/choices";
-import { nameSchema } from "@/lib/core/names";
+import { nameSchema, normalizeReason } from "@/lib/core/names";
 import { REQUIRED_LEVELS } from "@/lib/core/scopes/levels";
 import { getAuthLimiter, requestClientAddress } from "@/lib/rate-limit/process-limiter";
 import { retryAfterText } from "@/lib/rate-limit/auth-limiter";
@@ -123,6 +123,10 @@ export const expirePreviousKeyAction = accountAction(deleteSchema, async (accoun
 export const elevateApiKeyAction = accountAction(elevateSchema, async (account, input): Promise<ActionResult<undefined>> => {
   const target = parseElevationTarget(input.target);
   if (!target) return { ok: false, code: "BAD_REQUEST", message: "Choose a resource.", fieldErrors: { target: "Choose a resource." } };
+  // Before the password: a form that cannot succeed should not use up a password attempt. The
+  // DAL applies the same rule again.
+  const reason = normalizeReason(input.reason);
+  if (!reason.ok) return { ok: false, code: "BAD_REQUEST", message: reason.message, fieldErrors: { reason: reason.message } };
   const now = Date.now();
   const attempt = getAuthLimiter().beginSignIn(account.email, requestClientAddress(await headers()), now);
   if (!attempt.ok) {

@@ -1,26 +1,21 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import { listApiKeys } from "@/lib/dal/api-keys";
 import { listEndpoints } from "@/lib/dal/endpoints";
 import { requireAccount } from "@/lib/auth/session";
+import { LEVEL_LABELS } from "@/lib/core/scopes/levels";
 import { CreateKeyDialog } from "./_components/create-key-dialog";
 import { DeleteKeyButton } from "./_components/delete-key-button";
 import { EditScopesDialog } from "./_components/edit-scopes-dialog";
 import { KeyEnabledSwitch } from "./_components/key-enabled-switch";
-import { formatExactTime, formatRelativeTime } from "./relative-time";
+import { KeyExpiry, Timestamp } from "./key-times";
 
 export const metadata: Metadata = { title: "API keys" };
 
-function Timestamp({ date, now }: { date: Date; now: Date }) {
-  return (
-    <time dateTime={date.toISOString()} title={formatExactTime(date)}>
-      {formatRelativeTime(date, now)}
-    </time>
-  );
-}
-
-// On small screens each row stacks into a card; explicit roles keep it a table for assistive tech.
-const cell = "block px-4 py-1 sm:table-cell sm:py-3 sm:align-middle";
-const cellLabel = "mr-2 text-xs font-medium text-zinc-500 sm:hidden";
+// Below the lg breakpoint each row stacks into a card (eight columns do not fit narrower); explicit
+// roles keep it a table for assistive tech.
+const cell = "block px-4 py-1 lg:table-cell lg:py-3 lg:align-middle";
+const cellLabel = "mr-2 text-xs font-medium text-zinc-500 lg:hidden";
 
 export default async function ApiKeysPage() {
   const account = await requireAccount();
@@ -47,22 +42,28 @@ export default async function ApiKeysPage() {
         </div>
       ) : (
         <div className="overflow-hidden rounded-lg border border-zinc-200 bg-white">
-          <table role="table" className="block w-full text-sm sm:table">
-            <thead role="rowgroup" className="hidden bg-zinc-50 text-left text-xs font-medium text-zinc-500 sm:table-header-group">
+          <table role="table" className="block w-full text-sm lg:table">
+            <thead role="rowgroup" className="hidden bg-zinc-50 text-left text-xs font-medium text-zinc-500 lg:table-header-group">
               <tr role="row">
                 <th role="columnheader" scope="col" className="px-4 py-2">Name</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Key</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Kind</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Created</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Last used</th>
+                <th role="columnheader" scope="col" className="px-4 py-2">Expires</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Enabled</th>
                 <th role="columnheader" scope="col" className="px-4 py-2"><span className="sr-only">Actions</span></th>
               </tr>
             </thead>
-            <tbody role="rowgroup" className="block divide-y divide-zinc-100 sm:table-row-group">
+            <tbody role="rowgroup" className="block divide-y divide-zinc-100 lg:table-row-group">
               {keys.map((key) => (
-                <tr role="row" key={key.id} className="block py-2 sm:table-row sm:py-0">
-                  <td role="cell" className={`${cell} font-medium`}>{key.name}</td>
+                <tr role="row" key={key.id} className="block py-2 lg:table-row lg:py-0">
+                  <td role="cell" className={`${cell} font-medium`}>
+                    {/* The cell's name stays the key's name: e2e's keyRow() and screen readers find the row by it. */}
+                    <Link href={`/settings/api-keys/${key.id}`} className="break-words text-indigo-700 underline-offset-2 hover:underline">
+                      {key.name}
+                    </Link>
+                  </td>
                   <td role="cell" className={`${cell} font-mono text-xs text-zinc-700`}>
                     <span className={cellLabel}>Key</span>
                     {key.hint}
@@ -74,6 +75,14 @@ export default async function ApiKeysPage() {
                     >
                       {key.kind === "legacy" ? "Legacy" : "Scoped"}
                     </span>
+                    {key.elevations.length > 0 ? (
+                      <span
+                        className="ml-1 rounded-full bg-rose-100 px-2 py-0.5 text-xs font-medium text-rose-900"
+                        title={key.elevations.map((elevation) => `${elevation.targetName}: ${LEVEL_LABELS[elevation.level]}`).join("; ")}
+                      >
+                        Elevated
+                      </span>
+                    ) : null}
                   </td>
                   <td role="cell" className={`${cell} text-zinc-700`}>
                     <span className={cellLabel}>Created</span>
@@ -83,11 +92,15 @@ export default async function ApiKeysPage() {
                     <span className={cellLabel}>Last used</span>
                     {key.lastUsedAt ? <Timestamp date={key.lastUsedAt} now={now} /> : "Never"}
                   </td>
+                  <td role="cell" className={`${cell} text-zinc-700`}>
+                    <span className={cellLabel}>Expires</span>
+                    <KeyExpiry expiresAt={key.expiresAt} now={now} />
+                  </td>
                   <td role="cell" className={cell}>
                     <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} />
                   </td>
                   <td role="cell" className={cell}>
-                    <div className="flex justify-start gap-1 sm:justify-end">
+                    <div className="flex justify-start gap-1 lg:justify-end [&_button]:whitespace-nowrap">
                       <EditScopesDialog
                         key={JSON.stringify(key.scopes)}
                         keyId={key.id}

@@ -7,6 +7,8 @@ function entry(event: AuditEvent, name: string | null, type: "api_key" | "endpoi
 }
 
 const none: AuditScopesSnapshot = { graphql: "none", endpointsAll: "none", endpoints: [] };
+const T1 = Date.UTC(2026, 11, 1, 12, 0, 0);
+const graphqlElevation = { target: "graphql", targetName: "GraphQL", level: "read_write" as const, reason: "INC-42 hotfix", endsAt: T1 };
 
 describe("describeEntry", () => {
   it.each<[string, AuditLogEntryDto, string]>([
@@ -64,6 +66,82 @@ describe("describeEntry", () => {
       "Deleted endpoint \u201cgone\u201d, removing its scope from keys \u201cci\u201d, \u201cdeploy\u201d",
     ],
     ["an entry this version cannot read", entry({ action: "unknown", details: null }, "x", "endpoint"), "Changed endpoint \u201cx\u201d"],
+    // SPEC §8: expiry, rolling, elevation. Times are exact, in UTC, as elsewhere in the log.
+    [
+      "key created with an expiry",
+      entry({ action: "api_key.created", details: { kind: "scoped", scopes: none, expiresAt: T1 } }, "ci"),
+      "Created key \u201cci\u201d (expires 2026-12-01 12:00:00 UTC) with GraphQL None; All endpoints None",
+    ],
+    [
+      "key created without expiry",
+      entry({ action: "api_key.created", details: { kind: "scoped", scopes: none, expiresAt: null } }, "ci"),
+      "Created key \u201cci\u201d (no expiration) with GraphQL None; All endpoints None",
+    ],
+    [
+      "expiry set on a key that had none",
+      entry({ action: "api_key.expiration_changed", details: { kind: "scoped", before: null, after: T1 } }, "ci"),
+      "Changed expiration of key \u201cci\u201d from no expiration to 2026-12-01 12:00:00 UTC",
+    ],
+    [
+      "a legacy key's expiry removed",
+      entry({ action: "api_key.expiration_changed", details: { kind: "legacy", before: T1, after: null } }, "old"),
+      "Changed expiration of legacy key \u201cold\u201d from 2026-12-01 12:00:00 UTC to no expiration",
+    ],
+    [
+      "rolled, old key expired at once",
+      entry({ action: "api_key.rolled", details: { fromKind: "scoped", grace: "now", previousValidUntil: null, untilFirstUse: false, endedEarlierGrace: false } }, "ci"),
+      "Rolled key \u201cci\u201d; the old key expired at once",
+    ],
+    [
+      "rolled with a grace period, ending an earlier one",
+      entry({ action: "api_key.rolled", details: { fromKind: "scoped", grace: "1h", previousValidUntil: T1, untilFirstUse: false, endedEarlierGrace: true } }, "ci"),
+      "Rolled key \u201cci\u201d; the old key stays valid until 2026-12-01 12:00:00 UTC; the key kept from the roll before stopped working",
+    ],
+    [
+      "a legacy key rolled until first use",
+      entry({ action: "api_key.rolled", details: { fromKind: "legacy", grace: "first_use", previousValidUntil: T1, untilFirstUse: true, endedEarlierGrace: false } }, "old"),
+      "Rolled legacy key \u201cold\u201d into a scoped key; the old key stays valid until the new key is first used, at most until 2026-12-01 12:00:00 UTC",
+    ],
+    [
+      "previous key expired by hand",
+      entry({ action: "api_key.previous_expired", details: { validUntil: T1, cause: "manual" } }, "ci"),
+      "Previous key of \u201cci\u201d stopped working at 2026-12-01 12:00:00 UTC: expired by hand",
+    ],
+    [
+      "previous key ended by the new key's first use",
+      entry({ action: "api_key.previous_expired", details: { validUntil: T1, cause: "first_use" } }, "ci"),
+      "Previous key of \u201cci\u201d stopped working at 2026-12-01 12:00:00 UTC: the new key was first used",
+    ],
+    [
+      "previous key's grace period ran out",
+      entry({ action: "api_key.previous_expired", details: { validUntil: T1, cause: "time" } }, "ci"),
+      "Previous key of \u201cci\u201d stopped working at 2026-12-01 12:00:00 UTC: its grace period ended",
+    ],
+    [
+      "elevated on GraphQL",
+      entry({ action: "api_key.elevated", details: { ...graphqlElevation } }, "deploy"),
+      "Elevated key \u201cdeploy\u201d to Read / Write on GraphQL until 2026-12-01 12:00:00 UTC (reason: \u201cINC-42 hotfix\u201d)",
+    ],
+    [
+      "elevated on one endpoint, named",
+      entry({ action: "api_key.elevated", details: { target: "endpoint:ep_1", targetName: "alpha", level: "read", reason: "debug", endsAt: T1 } }, "ci"),
+      "Elevated key \u201cci\u201d to Read on endpoint \u201calpha\u201d until 2026-12-01 12:00:00 UTC (reason: \u201cdebug\u201d)",
+    ],
+    [
+      "elevated on all endpoints",
+      entry({ action: "api_key.elevated", details: { target: "endpoints", targetName: "All endpoints", level: "read_write", reason: "load test", endsAt: T1 } }, "ci"),
+      "Elevated key \u201cci\u201d to Read / Write on All endpoints until 2026-12-01 12:00:00 UTC (reason: \u201cload test\u201d)",
+    ],
+    [
+      "elevation ended by hand",
+      entry({ action: "api_key.elevation_ended", details: { ...graphqlElevation, endedAt: T1 - 60_000, cause: "manual" } }, "deploy"),
+      "Ended the elevation of key \u201cdeploy\u201d to Read / Write on GraphQL (reason: \u201cINC-42 hotfix\u201d)",
+    ],
+    [
+      "elevation ran out",
+      entry({ action: "api_key.elevation_ended", details: { ...graphqlElevation, endedAt: T1, cause: "time" } }, "deploy"),
+      "The elevation of key \u201cdeploy\u201d to Read / Write on GraphQL ran out (reason: \u201cINC-42 hotfix\u201d)",
+    ],
   ])("%s", (_label, input, expected) => {
     expect(describeEntry(input)).toBe(expected);
   });
@@ -84,6 +162,7 @@ describe("describeActor", () => {
     ["an API key whose name was not found", { type: "api_key", keyId: "key_abc", keyName: null }, "via API key key_abc"],
     ["the legacy import", { type: "cli", command: "keys:import-legacy" }, "via legacy import"],
     ["another command", { type: "cli", command: "keys:rotate" }, "via keys:rotate"],
+    ["the server noticing an end", { type: "system" }, "noticed by the server"],
     ["nobody recorded", null, null],
   ])("%s", (_label, actor, expected) => {
     expect(describeActor(actor)).toBe(expected);

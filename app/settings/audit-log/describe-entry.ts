@@ -51,6 +51,11 @@ function at(ms: number): string {
   return formatExactTime(new Date(ms));
 }
 
+/** "GraphQL", "All endpoints", or `endpoint “alpha”`. */
+function elevationPlace({ target, targetName }: { target: string; targetName: string }): string {
+  return target.startsWith("endpoint:") ? `endpoint ${quote(targetName)}` : targetName;
+}
+
 function keyNoun(kind: "scoped" | "legacy"): string {
   return kind === "legacy" ? "legacy key" : "key";
 }
@@ -59,13 +64,14 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
   switch (event.action) {
     case "api_key.created": {
       const { expiresAt } = event.details;
-      const expiry = expiresAt === undefined ? "" : expiresAt === null ? ", no expiration" : `, expiring ${at(expiresAt)}`;
-      return `Created ${keyNoun(event.details.kind)} ${quote(name)} with ${describeScopes(event.details.scopes)}${expiry}`;
+      // Before the scopes, whose list is separated by semicolons already.
+      const expiry = expiresAt === undefined ? "" : expiresAt === null ? " (no expiration)" : ` (expires ${at(expiresAt)})`;
+      return `Created ${keyNoun(event.details.kind)} ${quote(name)}${expiry} with ${describeScopes(event.details.scopes)}`;
     }
     case "api_key.expiration_changed": {
       const { before, after } = event.details;
-      const from = before === null ? "never" : at(before);
-      const to = after === null ? "never" : at(after);
+      const from = before === null ? "no expiration" : at(before);
+      const to = after === null ? "no expiration" : at(after);
       return `Changed expiration of ${keyNoun(event.details.kind)} ${quote(name)} from ${from} to ${to}`;
     }
     case "api_key.rolled": {
@@ -77,7 +83,7 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
           : untilFirstUse
             ? `the old key stays valid until the new key is first used, at most until ${at(previousValidUntil)}`
             : `the old key stays valid until ${at(previousValidUntil)}`;
-      return `${made}; ${old}${endedEarlierGrace ? "; the key before it stopped working" : ""}`;
+      return `${made}; ${old}${endedEarlierGrace ? "; the key kept from the roll before stopped working" : ""}`;
     }
     case "api_key.previous_expired": {
       const { cause, validUntil } = event.details;
@@ -85,13 +91,13 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
       return `Previous key of ${quote(name)} stopped working at ${at(validUntil)}: ${why}`;
     }
     case "api_key.elevated": {
-      const { targetName, level, reason, endsAt } = event.details;
-      return `Elevated ${quote(name)} to ${LEVEL_LABELS[level]} on ${targetName} until ${at(endsAt)}, because ${quote(reason)}`;
+      const { level, reason, endsAt } = event.details;
+      return `Elevated key ${quote(name)} to ${LEVEL_LABELS[level]} on ${elevationPlace(event.details)} until ${at(endsAt)} (reason: ${quote(reason)})`;
     }
     case "api_key.elevation_ended": {
-      const { targetName, level, cause, reason } = event.details;
-      const what = `elevation of ${quote(name)} to ${LEVEL_LABELS[level]} on ${targetName} (${quote(reason)})`;
-      return cause === "manual" ? `Ended ${what}` : `The ${what} ran out`;
+      const { level, cause, reason } = event.details;
+      const what = `elevation of key ${quote(name)} to ${LEVEL_LABELS[level]} on ${elevationPlace(event.details)}`;
+      return `${cause === "manual" ? `Ended the ${what}` : `The ${what} ran out`} (reason: ${quote(reason)})`;
     }
     case "api_key.enabled":
       return `Enabled ${keyNoun(event.details.kind)} ${quote(name)}`;

@@ -4,6 +4,7 @@ import { buttonClass } from "@/components/ui/button";
 import { AUDIT_LOG_PAGE_SIZE, listAuditLog, type AuditLogEntryDto } from "@/lib/dal/audit-log";
 import { requireAccount } from "@/lib/auth/session";
 import { formatExactTime, formatRelativeTime } from "../api-keys/relative-time";
+import { noteLifecycleEnds } from "../record-lifecycle-ends";
 import { describeActor, describeEntry, describeScopes } from "./describe-entry";
 
 export const metadata: Metadata = { title: "Audit log" };
@@ -63,6 +64,8 @@ function PageLink({ page, label, enabled }: { page: number; label: string; enabl
 
 export default async function AuditLogPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const account = await requireAccount();
+  // Elevations and grace periods that ran out are written in at the time they ended, before listing.
+  await noteLifecycleEnds();
   const requested = pageFrom((await searchParams).page);
   const { entries, page, pageSize, total, hasNext } = await listAuditLog(account.id, { page: requested, pageSize: AUDIT_LOG_PAGE_SIZE });
   const lastPage = Math.max(1, Math.ceil(total / pageSize));

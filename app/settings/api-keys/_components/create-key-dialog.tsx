@@ -2,12 +2,13 @@
 
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
-import { CopyButton } from "@/components/ui/copy-button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
 import { createEmptyScopes, type KeyScopes } from "@/lib/core/scopes/evaluate";
 import { createApiKeyAction } from "../actions";
+import { ExpirationField, expirationInput, initialExpiration, type ExpirationDraft } from "./expiration-field";
+import { NewKeySecret } from "./new-key-secret";
 import { ScopeGrid } from "./scope-grid";
 
 type Endpoint = { id: string; name: string };
@@ -16,6 +17,7 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<KeyScopes>(createEmptyScopes);
+  const [expiration, setExpiration] = useState<ExpirationDraft>(initialExpiration);
   const action = useActionCall();
   // The plaintext lives only here, until the dialog closes.
   const [created, setCreated] = useState<{ plaintext: string; name: string } | null>(null);
@@ -23,16 +25,19 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
   function reset() {
     setName("");
     setScopes(createEmptyScopes());
+    setExpiration(initialExpiration());
     action.reset();
     setCreated(null);
   }
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    const result = await action.call(() => createApiKeyAction({ name, scopes }));
+    const result = await action.call(() => createApiKeyAction({ name, scopes, ...expirationInput(expiration) }));
     if (result) setCreated(result.data);
   }
-  const nameError = action.fieldErrors?.name;
+  const fieldErrors = action.fieldErrors;
+  // A refusal that belongs to a field is shown there, not twice.
+  const shownInline = Boolean(fieldErrors?.name || fieldErrors?.expiration || fieldErrors?.expiresAt);
 
   return (
     <Dialog
@@ -47,34 +52,15 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
       </DialogTrigger>
       {created ? (
         <DialogContent title="API key created" description="Copy this key now. For your security it is never shown again.">
-          <div className="flex flex-col gap-3">
-            <label htmlFor="new-api-key" className="text-sm font-medium">
-              New API key
-            </label>
-            <div className="flex gap-2">
-              <input
-                id="new-api-key"
-                readOnly
-                value={created.plaintext}
-                onFocus={(event) => event.currentTarget.select()}
-                className="min-w-0 flex-1 rounded-md border border-zinc-300 bg-zinc-50 px-3 py-2 font-mono text-sm"
-              />
-              <CopyButton value={created.plaintext} label="Copy API key" />
-            </div>
-            <p className="text-sm text-zinc-600">
-              Store it in a secret manager. If it is lost, create a new key and delete this one.
-            </p>
-            <div className="flex justify-end">
-              <Button
-                onClick={() => {
-                  setOpen(false);
-                  reset();
-                }}
-              >
-                Done
-              </Button>
-            </div>
-          </div>
+          <NewKeySecret
+            plaintext={created.plaintext}
+            onDone={() => {
+              setOpen(false);
+              reset();
+            }}
+          >
+            <p className="text-sm text-zinc-600">Store it in a secret manager. If it is lost, roll the key to get a new secret.</p>
+          </NewKeySecret>
         </DialogContent>
       ) : (
         <DialogContent title="Create API key" description="A new key can do nothing until you grant it access." wide>
@@ -85,12 +71,13 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
               value={name}
               maxLength={200}
               onChange={(event) => setName(event.target.value)}
-              error={nameError}
+              error={fieldErrors?.name}
               autoComplete="off"
               placeholder="e.g. Production inference"
             />
             <ScopeGrid endpoints={endpoints} value={scopes} onChange={setScopes} />
-            {action.error && !nameError ? (
+            <ExpirationField id="new-key" value={expiration} onChange={setExpiration} errors={fieldErrors} />
+            {action.error && !shownInline ? (
               <p role="alert" className="text-sm text-red-600">
                 {action.error}
               </p>
