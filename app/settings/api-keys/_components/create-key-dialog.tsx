@@ -2,6 +2,7 @@
 
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
+import { FormFooter } from "@/components/ui/form-footer";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
@@ -77,19 +78,7 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
             />
             <ScopeGrid endpoints={endpoints} value={scopes} onChange={setScopes} />
             <ExpirationField id="new-key" value={expiration} onChange={setExpiration} errors={fieldErrors} />
-            {action.error && !shownInline ? (
-              <p role="alert" className="text-sm text-red-600">
-                {action.error}
-              </p>
-            ) : null}
-            <div className="flex justify-end gap-2">
-              <Button variant="secondary" onClick={() => setOpen(false)}>
-                Cancel
-              </Button>
-              <Button type="submit" disabled={action.pending}>
-                {action.pending ? "Creating…" : "Create"}
-              </Button>
-            </div>
+            <FormFooter error={shownInline ? undefined : action.error} onCancel={() => setOpen(false)} pending={action.pending} label="Create" pendingLabel="Creating…" />
           </form>
         </DialogContent>
       )}

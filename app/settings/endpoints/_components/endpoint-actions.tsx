@@ -2,6 +2,7 @@
 
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
+import { FormFooter } from "@/components/ui/form-footer";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
@@ -33,14 +34,7 @@ function RenameEndpointDialog({ endpointId, name }: { endpointId: string; name: 
       <DialogContent title={`Rename ${name}`} description="The endpoint id stays the same, so API calls keep working.">
         <form onSubmit={submit} className="flex flex-col gap-4" noValidate>
           <Field id={`rename-${endpointId}`} label="Name" value={draft} onChange={(event) => setDraft(event.target.value)} error={action.fieldErrors?.name ?? action.error} autoComplete="off" />
-          <div className="flex justify-end gap-2">
-            <Button variant="secondary" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={action.pending}>
-              {action.pending ? "Saving…" : "Save"}
-            </Button>
-          </div>
+          <FormFooter onCancel={() => setOpen(false)} pending={action.pending} label="Save" pendingLabel="Saving…" />
         </form>
       </DialogContent>
     </Dialog>

@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
+import { FormFooter } from "@/components/ui/form-footer";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { useActionCall } from "@/components/use-action-call";
 import { setApiKeyExpirationAction } from "../../actions";
@@ -39,19 +40,7 @@ export function ChangeExpirationDialog({ keyId, name }: { keyId: string; name: s
       <DialogContent title={`Change expiration of ${name}`} description="Counted from now. From its expiry on, the key is refused.">
         <form onSubmit={submit} className="flex flex-col gap-4" noValidate>
           <ExpirationField id="change" value={draft} onChange={setDraft} errors={action.fieldErrors} />
-          {action.error && !shownInline ? (
-            <p role="alert" className="text-sm text-red-600">
-              {action.error}
-            </p>
-          ) : null}
-          <div className="flex justify-end gap-2">
-            <Button variant="secondary" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={action.pending}>
-              {action.pending ? "Saving…" : "Save"}
-            </Button>
-          </div>
+          <FormFooter error={shownInline ? undefined : action.error} onCancel={() => setOpen(false)} pending={action.pending} label="Save" pendingLabel="Saving…" />
         </form>
       </DialogContent>
     </Dialog>

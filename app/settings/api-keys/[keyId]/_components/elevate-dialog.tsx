@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
+import { FormFooter } from "@/components/ui/form-footer";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
 import { SelectField } from "@/components/ui/select-field";
@@ -129,19 +130,7 @@ export function ElevateDialog({ keyId, name, endpoints }: { keyId: string; name:
             error={errors?.password}
             onChange={(event) => setForm({ ...form, password: event.target.value })}
           />
-          {action.error && !shownInline ? (
-            <p role="alert" className="text-sm text-red-600">
-              {action.error}
-            </p>
-          ) : null}
-          <div className="flex justify-end gap-2">
-            <Button variant="secondary" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={action.pending}>
-              {action.pending ? "Elevating…" : "Elevate"}
-            </Button>
-          </div>
+          <FormFooter error={shownInline ? undefined : action.error} onCancel={() => setOpen(false)} pending={action.pending} label="Elevate" pendingLabel="Elevating…" />
         </form>
       </DialogContent>
     </Dialog>
