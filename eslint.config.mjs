@@ -2,9 +2,9 @@ import nextVitals from "eslint-config-next/core-web-vitals";
 import nextTs from "eslint-config-next/typescript";
 
 // lib/core is the pure core (keys, scopes, the decision, names): it takes what varies as
-// arguments and imports only itself, zod and node built-ins — never the database, the DAL, HTTP,
+// arguments and imports only itself, zod, ipaddr.js and node built-ins — never the database, the DAL, HTTP,
 // Next.js or React. Enforced here rather than hoped for (lib/core/purity.test.ts proves the rule bites).
-const PURE_CORE = "lib/core is the pure core: it may import only lib/core, zod and node: built-ins (no db, DAL, HTTP, server, Next.js or React).";
+const PURE_CORE = "lib/core is the pure core: it may import only lib/core, zod, ipaddr.js and node: built-ins (no db, DAL, HTTP, server, Next.js or React).";
 
 const config = [
   ...nextVitals,

@@ -32,6 +32,21 @@ export const apiKeys = sqliteTable(
     previousValidUntil: integer("previous_valid_until", { mode: "timestamp_ms" }),
     // The grace period ends sooner, at the new secret's first successful use.
     previousUntilFirstUse: integer("previous_until_first_use", { mode: "boolean" }).notNull().default(false),
+    // SPEC §9 restrictions. JSON array of CIDR ranges as lib/core/restrictions/addresses.ts writes
+    // them; null: any address.
+    allowedIps: text("allowed_ips"),
+    // Requests per `rate_limit_per` window, across every route and the verify API; null: none.
+    rateLimit: integer("rate_limit"),
+    rateLimitPer: text("rate_limit_per", { enum: ["second", "minute", "hour"] }),
+    // SPEC §9 leak reports: when a scanner reported the key (it was disabled in the same
+    // transaction), where, and when the dashboard's banner about it was dismissed.
+    leakedAt: integer("leaked_at", { mode: "timestamp_ms" }),
+    leakUrl: text("leak_url"),
+    leakSource: text("leak_source"),
+    leakDismissedAt: integer("leak_dismissed_at", { mode: "timestamp_ms" }),
+    // Events sent once per key (SPEC §9): "expires within 7 days" and "expired".
+    expiringNotified: integer("expiring_notified", { mode: "boolean" }).notNull().default(false),
+    expiredNotified: integer("expired_notified", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     // Verification is one lookup by this index.

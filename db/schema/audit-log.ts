@@ -14,12 +14,18 @@ export const AUDIT_ACTIONS = [
   "api_key.previous_expired",
   "api_key.elevated",
   "api_key.elevation_ended",
+  "api_key.restrictions_changed",
+  "api_key.leaked",
+  "api_key.expiring",
+  "api_key.expired",
+  "webhook.added",
+  "webhook.deleted",
   "endpoint.created",
   "endpoint.renamed",
   "endpoint.deleted",
 ] as const;
 
-export const AUDIT_TARGET_TYPES = ["api_key", "endpoint"] as const;
+export const AUDIT_TARGET_TYPES = ["api_key", "endpoint", "webhook"] as const;
 
 /**
  * One row per key or endpoint change, written in the same transaction as the change. Targets are

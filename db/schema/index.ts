@@ -7,3 +7,4 @@ export { jobs } from "./jobs";
 export { auditLog } from "./audit-log";
 export { decisionRevision } from "./decision-revision";
 export { apiKeyElevations } from "./api-key-elevations";
+export { webhooks, webhookDeliveries } from "./webhooks";

@@ -165,11 +165,35 @@ const COLUMNS: Record<string, { deciding: string[]; notDeciding: string[]; row: 
       "previous_key_hash",
       "previous_valid_until",
       "previous_until_first_use",
+      "allowed_ips",
+      "rate_limit",
+      "rate_limit_per",
     ],
-    notDeciding: ["name", "kind", "hint", "created_at", "last_used_at", "previous_hint"],
+    // A leak report disables the key: `enabled` moves the revision, the leak's own columns need not.
+    notDeciding: [
+      "name",
+      "kind",
+      "hint",
+      "created_at",
+      "last_used_at",
+      "previous_hint",
+      "leaked_at",
+      "leak_url",
+      "leak_source",
+      "leak_dismissed_at",
+      "expiring_notified",
+      "expired_notified",
+    ],
     row: () => fresh.key(),
     // Null on a fresh key: a value to set it to.
-    other: { account_id: () => fresh.account(), previous_key_hash: () => `hash-${++n}` },
+    other: {
+      account_id: () => fresh.account(),
+      previous_key_hash: () => `hash-${++n}`,
+      allowed_ips: () => `["10.0.0.${++n % 250}/32"]`,
+      rate_limit_per: () => "minute",
+      leak_url: () => "https://example.test/leak",
+      leak_source: () => "scanner",
+    },
   },
   endpoints: {
     deciding: ["id", "account_id", "name"],
@@ -263,8 +287,9 @@ describe("migrating a database that predates 0005", () => {
       expect(await rowsOf("SELECT id, revision FROM decision_revision")).toEqual([{ id: 1, revision: 0 }]);
       expect(await rowsOf("SELECT id FROM api_keys")).toEqual([{ id: "old-key" }]);
       const triggers = (await rowsOf("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")).map((row) => row.name);
-      // 0005's eleven, and 0006's three on elevations (it replaces two of 0005's in place).
-      expect(triggers).toHaveLength(14);
+      // 0005's eleven, 0006's three on elevations (it replaces two of 0005's in place), and 0007's
+      // webhook outbox trigger on audit_log (it replaces the api_keys one again).
+      expect(triggers).toHaveLength(15);
       expect(await rowsOf("PRAGMA integrity_check")).toEqual([{ integrity_check: "ok" }]);
 
       await db.$client.execute("UPDATE api_keys SET enabled = 0 WHERE id = 'old-key'");
