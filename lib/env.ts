@@ -16,6 +16,9 @@ const envSchema = z.object({
   DECISION_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   DECISION_CACHE_POLL_MS: z.coerce.number().int().min(1).max(50).default(25),
   ECHO_WORKER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  // How often each server process shares its keys' rate-limit budgets through the database
+  // (lib/dal/rate-limit-sync.ts; SPEC §9's cross-process bound depends on it, README).
+  RATE_LIMIT_SYNC_MS: z.coerce.number().int().min(10).max(1_000).default(100),
   // Tests slow the echo worker down to observe queued jobs and cancel them before they finish.
   ECHO_WORKER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   // Per-account caps on unfinished jobs (IN_QUEUE + IN_PROGRESS), so one account cannot fill the

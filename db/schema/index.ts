@@ -8,3 +8,4 @@ export { auditLog } from "./audit-log";
 export { decisionRevision } from "./decision-revision";
 export { apiKeyElevations } from "./api-key-elevations";
 export { webhooks, webhookDeliveries } from "./webhooks";
+export { dataPlaneProcesses, rateLimitShares } from "./rate-limits";

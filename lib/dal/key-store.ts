@@ -2,6 +2,8 @@ import "server-only";
 import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { DecisionCache, type DecisionCacheStats } from "@/lib/core/verify/decision-cache";
 import type { KeyStore, StoredElevation, StoredKey } from "@/lib/core/verify/verifier";
+import { compileAllowlist, type AddressMatcher } from "@/lib/core/restrictions/addresses";
+import { ShareLimiter, type RateWindow } from "@/lib/core/restrictions/rate-limit";
 import type { LastUsedRecorder } from "./last-used";
 import type { SqlRunner } from "./sql-runner";
 
@@ -21,6 +23,7 @@ const FIND_KEY = `
          k.key_hash IS NOT ?1 AS presentedPrevious,
          k.previous_valid_until AS previousValidUntil,
          k.previous_until_first_use AS graceEndsOnFirstUse,
+         k.allowed_ips AS allowedIps, k.rate_limit AS rateLimit, k.rate_limit_per AS rateLimitPer,
          CASE WHEN EXISTS (SELECT 1 FROM api_key_elevations x WHERE x.key_id = k.id AND x.ends_at > ?3) THEN
            (SELECT json_group_array(json_array(v.target, v.level, v.ends_at)) FROM api_key_elevations v
             WHERE v.key_id = k.id AND v.ended_at IS NULL AND v.ends_at > ?3
@@ -49,7 +52,30 @@ type Row = {
   previousValidUntil: number | null;
   graceEndsOnFirstUse: number;
   elevations: string | null;
+  allowedIps: string | null;
+  rateLimit: number | null;
+  rateLimitPer: RateWindow | null;
 };
+
+/** A stored allowlist, compiled once per distinct list (many cache entries share one key's). */
+const matchers = new Map<string, AddressMatcher>();
+function allowlistOf(json: string | null): AddressMatcher | null {
+  if (json === null) return null;
+  let matcher = matchers.get(json);
+  if (!matcher) {
+    let ranges: unknown;
+    try {
+      ranges = JSON.parse(json);
+    } catch {
+      ranges = [];
+    }
+    // Unreadable stored data allows no address rather than every address.
+    matcher = compileAllowlist(Array.isArray(ranges) ? ranges.filter((range): range is string => typeof range === "string") : []);
+    if (matchers.size >= 10_000) matchers.clear();
+    matchers.set(json, matcher);
+  }
+  return matcher;
+}
 
 const NO_ELEVATIONS: readonly StoredElevation[] = Object.freeze([]);
 
@@ -88,6 +114,8 @@ function toStoredKey(row: Row & { id: string }): StoredKey {
     previousValidUntil: row.previousValidUntil,
     graceEndsOnFirstUse: Boolean(row.graceEndsOnFirstUse),
     elevations: parseElevations(row.elevations),
+    allowedAddresses: allowlistOf(row.allowedIps),
+    rateRule: row.rateLimit !== null && row.rateLimitPer !== null ? { limit: row.rateLimit, per: row.rateLimitPer } : null,
   };
 }
 
@@ -104,8 +132,11 @@ function toStoredKey(row: Row & { id: string }): StoredKey {
 export function createKeyStore(
   sql: SqlRunner,
   lastUsed: LastUsedRecorder,
-  options: { cache?: KeyStoreCacheOptions; endGrace?: (keyId: string, at: number) => Promise<unknown> } = {},
+  options: { cache?: KeyStoreCacheOptions; endGrace?: (keyId: string, at: number) => Promise<unknown>; limiter?: ShareLimiter } = {},
 ): DalKeyStore {
+  // Without a limiter shared with the rate-limit sync (lib/dal/rate-limit-sync.ts), this process
+  // counts alone: exact for one process.
+  const limiter = options.limiter ?? new ShareLimiter();
   // Keys whose grace period is being ended (SPEC §8, `Until the new key is first used`): one write
   // each, off the request path; the commit moves the revision, and the cache re-reads the key.
   const endingGrace = new Set<string>();
@@ -197,6 +228,7 @@ export function createKeyStore(
       return hit === undefined ? load(keyHash, endpointId) : hit;
     },
     recordUse: (keyId, at) => lastUsed.record(keyId, at),
+    rateLimit: (keyId, rule, at, consume) => (consume ? limiter.take(keyId, rule, at) : limiter.peek(keyId, rule, at)),
     endGraceOnFirstUse(keyId, at) {
       if (!options.endGrace || endingGrace.has(keyId)) return;
       endingGrace.add(keyId);

@@ -1,5 +1,6 @@
 import { DatabaseUnavailableError } from "@/db/unavailable";
 import { LEVEL_LABELS } from "@/lib/core/scopes/levels";
+import type { RateState } from "@/lib/core/restrictions/rate-limit";
 import type { Decision, DenialCode, ScopeShortfall } from "@/lib/core/verify/verifier";
 
 // JOB_QUOTA_EXCEEDED is the account's cap on unfinished jobs (lib/dal/jobs.ts), not SPEC §9's
@@ -10,6 +11,8 @@ const STATUS: Record<ApiErrorCode, number> = {
   UNAUTHENTICATED: 401,
   KEY_DISABLED: 401,
   KEY_EXPIRED: 401,
+  IP_NOT_ALLOWED: 403,
+  RATE_LIMITED: 429,
   INSUFFICIENT_SCOPE: 403,
   NOT_FOUND: 404,
   BAD_REQUEST: 400,
@@ -21,6 +24,8 @@ const MESSAGES: Record<ApiErrorCode, string> = {
   UNAUTHENTICATED: "Missing or invalid API key. Send it as `Authorization: Bearer <key>`.",
   KEY_DISABLED: "This API key is disabled.",
   KEY_EXPIRED: "This API key has expired.",
+  IP_NOT_ALLOWED: "This API key may not be used from this address.",
+  RATE_LIMITED: "This API key is over its rate limit. Retry after the time in Retry-After.",
   INSUFFICIENT_SCOPE: "This API key's scopes do not allow this request.",
   NOT_FOUND: "Not found.",
   BAD_REQUEST: "The request is invalid.",
@@ -85,20 +90,37 @@ export function shortfallMessage({ required, granted, endpointName }: ScopeShort
   return `This key has ${LEVEL_LABELS[granted]} on ${where}; this request needs ${LEVEL_LABELS[required.access]}.`;
 }
 
+/** SPEC §9: every response to a key with a rate limit says where it stands (seconds for the reset). */
+export function rateLimitHeaders(state: RateState): Record<string, string> {
+  return { "ratelimit-limit": String(state.limit), "ratelimit-remaining": String(state.remaining), "ratelimit-reset": String(state.resetSeconds) };
+}
+
+/** Adds the decision's `RateLimit-*` headers to a reply, when its key has a limit. */
+export function withRateLimit(reply: ApiReply, decision: Decision): ApiReply {
+  if (decision.rateLimit) Object.assign(reply.headers, rateLimitHeaders(decision.rateLimit));
+  return reply;
+}
+
 /**
- * The answer to a refused decision, the same on every route: a 403 adds what was required and
- * what the key has there (its effective level, elevations included), and says it in words.
+ * The answer to a refused decision, the same on every route: a 403 for scope adds what was
+ * required and what the key has there (its effective level, elevations included), and says it in
+ * words; a 429 says when to retry; a key with a rate limit gets its `RateLimit-*` headers.
  */
 export function denialReply(decision: Extract<Decision, { ok: false }>): ApiReply {
-  if (decision.code !== "INSUFFICIENT_SCOPE") return apiErrorReply(decision.code);
+  if (decision.code === "RATE_LIMITED" && decision.rateLimit) {
+    const reply = apiErrorReply("RATE_LIMITED");
+    reply.headers["retry-after"] = String(decision.rateLimit.retryAfterSeconds);
+    return withRateLimit(reply, decision);
+  }
+  if (decision.code !== "INSUFFICIENT_SCOPE") return withRateLimit(apiErrorReply(decision.code), decision);
   const { required, granted } = decision;
   const requiredBody =
     required.resource === "endpoint"
       ? { resource: "endpoint", endpointId: required.endpointId, access: required.access }
       : { resource: "graphql", access: required.access };
-  return jsonReply(
-    { error: { code: "INSUFFICIENT_SCOPE", message: shortfallMessage(decision), required: requiredBody, granted } },
-    STATUS.INSUFFICIENT_SCOPE,
+  return withRateLimit(
+    jsonReply({ error: { code: "INSUFFICIENT_SCOPE", message: shortfallMessage(decision), required: requiredBody, granted } }, STATUS.INSUFFICIENT_SCOPE),
+    decision,
   );
 }
 

@@ -303,7 +303,7 @@ describe("authentication failures", () => {
     // The Fetch API refuses NUL in header values, so no request can carry it to the handler.
     expect(() => new Headers({ authorization: `Bearer ${valid}\0` })).toThrow(TypeError);
     const findKeyByHash = vi.fn(() => null);
-    const store: KeyStore = { findKeyByHash, recordUse: vi.fn(), endGraceOnFirstUse: vi.fn() };
+    const store: KeyStore = { findKeyByHash, recordUse: vi.fn(), endGraceOnFirstUse: vi.fn(), rateLimit: vi.fn() };
     for (const presented of [`${valid}\0`, `\0${valid}`, `${valid.slice(0, 20)}\0${valid.slice(21)}`, "\0".repeat(40)]) {
       expect(await decide(presented, { resource: "endpoint", endpointId: endpoint, access: "read" }, store)).toEqual({ ok: false, code: "UNAUTHENTICATED" });
     }

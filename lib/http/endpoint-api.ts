@@ -1,7 +1,7 @@
 import { getDataPlane, type DataPlane } from "@/lib/server/data-plane";
 import { FINISHED_STATUSES, type EndpointHealth, type JobQuotaExceeded, type JobRow } from "@/lib/dal/jobs";
 import { decide, readBearerToken } from "@/lib/core/verify/verifier";
-import { apiErrorReply, denialReply, jsonReply, jsonTextReply, unavailableReply, type ApiReply } from "./api-error";
+import { apiErrorReply, denialReply, jsonReply, withRateLimit, jsonTextReply, unavailableReply, type ApiReply } from "./api-error";
 import { fetchHandler, type ApiRequest } from "./api-transport";
 
 export const MAX_BODY_BYTES = 1_000_000;
@@ -78,10 +78,15 @@ export async function endpointApi(request: ApiRequest): Promise<ApiReply> {
   let keyId: string | undefined;
   try {
     const plane = await getDataPlane();
-    const decision = await decide(readBearerToken(request.authorization), { resource: "endpoint", endpointId, access: target.route.access }, plane.keyStore);
+    const decision = await decide(
+      readBearerToken(request.authorization),
+      { resource: "endpoint", endpointId, access: target.route.access },
+      plane.keyStore,
+      { clientAddress: request.clientAddress },
+    );
     keyId = decision.keyId;
     if (!decision.ok) return withKey(denialReply(decision), keyId);
-    return withKey(await routeDecided(request, target, decision.accountId, plane), keyId);
+    return withKey(withRateLimit(await routeDecided(request, target, decision.accountId, plane), decision), keyId);
   } catch (error) {
     return withKey(unavailableReply(error), keyId);
   }

@@ -1,5 +1,5 @@
 import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
-import { spawn } from "node:child_process";
+import { startGatewayProcess } from "@/testing/gateway-process";
 import { connect } from "node:net";
 import { getIntrospectionQuery } from "graphql";
 import runpodSdk from "runpod-sdk";
@@ -329,32 +329,7 @@ describe("the gateway's front door", () => {
 // `npm run start:gateway` as its own process on the same database: what another process changes
 // applies there at once, and SIGTERM / SIGINT flush the last-used dates it batched.
 describe("the standalone gateway process", () => {
-  async function startGateway() {
-    const child = spawn(process.execPath, ["node_modules/tsx/dist/cli.mjs", "--conditions=react-server", "scripts/gateway.ts"], {
-      env: { ...process.env, DATABASE_URL: testDatabaseUrl, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", LAST_USED_FLUSH_MS: "60000", NODE_OPTIONS: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group: tsx runs the gateway in a child process, which a SIGKILL of tsx
-      // alone would leave running after a failed test.
-      detached: true,
-    });
-    let output = "";
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output}`)), 15_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      };
-      child.stdout.on("data", onData);
-      child.stderr.on("data", onData);
-      child.once("exit", () => reject(new Error(`gateway exited: ${output}`)));
-    });
-    return { child, url, exited, output: () => output };
-  }
+  const startGateway = () => startGatewayProcess({ DATABASE_URL: testDatabaseUrl, LAST_USED_FLUSH_MS: "60000" });
 
   async function lastUsedAt(plaintext: string): Promise<unknown> {
     const [row] = await rawRows("SELECT last_used_at AS at FROM api_keys WHERE key_hash = ?", [hashKey(plaintext)]);

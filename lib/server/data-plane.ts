@@ -7,6 +7,8 @@ import { createJobStore, type JobStore } from "@/lib/dal/jobs";
 import { createKeyStore, type DalKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder, type LastUsedRecorder } from "@/lib/dal/last-used";
 import { endGraceOnFirstUse, recordLifecycleEnds } from "@/lib/dal/key-lifecycle";
+import { startRateLimitSync } from "@/lib/dal/rate-limit-sync";
+import { ShareLimiter } from "@/lib/core/restrictions/rate-limit";
 
 // How often a server process looks for elevations and grace periods that have run out, to write
 // their ends into the audit log (decisions never wait for this: they read the end times).
@@ -38,7 +40,12 @@ async function openDataPlane(): Promise<DataPlane> {
   const worker = startEchoWorker(jobs, { pollMs: env.ECHO_WORKER_POLL_MS, delayMs: env.ECHO_WORKER_DELAY_MS });
   // No decision cache without `commits` (above): its own changes would wait for the poll.
   const cache = commits ? { maxEntries: env.DECISION_CACHE_MAX_ENTRIES, pollMs: env.DECISION_CACHE_POLL_MS, commits } : undefined;
-  const keyStore = createKeyStore(sql, lastUsed, { cache, endGrace: endGraceOnFirstUse });
+  // Rate limits: counted here, shared with the other processes on this database by the sync.
+  const limiter = new ShareLimiter();
+  const rateSync = startRateLimitSync(limiter, { intervalMs: env.RATE_LIMIT_SYNC_MS });
+  // Before the first request: which processes are live decides each one's base share.
+  await rateSync.syncNow();
+  const keyStore = createKeyStore(sql, lastUsed, { cache, endGrace: endGraceOnFirstUse, limiter });
   let sweeping = false;
   setInterval(() => {
     if (sweeping) return;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { computeKeyChecksum } from "@/lib/core/keys/checksum";
 import { hashKey } from "@/lib/core/keys/hash";
 import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { ShareLimiter } from "@/lib/core/restrictions/rate-limit";
 import { decide, readBearerToken, type KeyStore, type Requirement, type StoredKey } from "./verifier";
 
 const RANDOM = "abcdefghijABCDEFGHIJ0123456789";
@@ -12,6 +13,7 @@ function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashK
   const lookups: string[] = [];
   const uses: string[] = [];
   const graceEnds: [string, number][] = [];
+  const limiter = new ShareLimiter();
   const store: KeyStore = {
     findKeyByHash(hash) {
       lookups.push(hash);
@@ -29,11 +31,14 @@ function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashK
         previousValidUntil: null,
         graceEndsOnFirstUse: false,
         elevations: [],
+        allowedAddresses: null,
+        rateRule: null,
         ...key,
       };
     },
     recordUse: (keyId) => void uses.push(keyId),
     endGraceOnFirstUse: (keyId, at) => void graceEnds.push([keyId, at]),
+    rateLimit: (keyId, rule, at, consume) => (consume ? limiter.take(keyId, rule, at) : limiter.peek(keyId, rule, at)),
   };
   return { store, lookups, uses, graceEnds };
 }
@@ -153,64 +158,64 @@ describe("expiry, grace periods and elevations, at their exact boundaries", () =
 
   it("a key is allowed one millisecond before its expiry and KEY_EXPIRED from it on", async () => {
     const { store, uses } = storeWith({ expiresAt: T, endpointsAllLevel: "read" });
-    expect((await decide(KEY, endpoint("read"), store, clock(T - 1))).code).toBe("VALID");
-    expect(await decide(KEY, endpoint("read"), store, clock(T))).toEqual({ ok: false, code: "KEY_EXPIRED", keyId: "key_1" });
-    expect((await decide(KEY, graphql("read"), store, clock(T + 1))).code).toBe("KEY_EXPIRED");
+    expect((await decide(KEY, endpoint("read"), store, { now: clock(T - 1) })).code).toBe("VALID");
+    expect(await decide(KEY, endpoint("read"), store, { now: clock(T) })).toEqual({ ok: false, code: "KEY_EXPIRED", keyId: "key_1" });
+    expect((await decide(KEY, graphql("read"), store, { now: clock(T + 1) })).code).toBe("KEY_EXPIRED");
     expect(uses).toEqual(["key_1"]);
   });
 
   it("expiry is checked after disabled and before the endpoint and the level (SPEC §4's order)", async () => {
     const disabled = storeWith({ expiresAt: T, enabled: false });
-    expect((await decide(KEY, endpoint("read"), disabled.store, clock(T))).code).toBe("KEY_DISABLED");
+    expect((await decide(KEY, endpoint("read"), disabled.store, { now: clock(T) })).code).toBe("KEY_DISABLED");
     const elsewhere = storeWith({ expiresAt: T, endpointName: null });
-    expect((await decide(KEY, endpoint("read"), elsewhere.store, clock(T))).code).toBe("KEY_EXPIRED");
+    expect((await decide(KEY, endpoint("read"), elsewhere.store, { now: clock(T) })).code).toBe("KEY_EXPIRED");
     const noScope = storeWith({ expiresAt: T });
-    expect((await decide(KEY, endpoint("read"), noScope.store, clock(T))).code).toBe("KEY_EXPIRED");
+    expect((await decide(KEY, endpoint("read"), noScope.store, { now: clock(T) })).code).toBe("KEY_EXPIRED");
   });
 
   it("a legacy key expires the same way", async () => {
     const { store } = storeWith({ expiresAt: T, graphqlLevel: "read", endpointsAllLevel: "read" });
-    expect((await decide(LEGACY, graphql("read"), store, clock(T - 1))).code).toBe("VALID");
-    expect((await decide(LEGACY, graphql("read"), store, clock(T))).code).toBe("KEY_EXPIRED");
+    expect((await decide(LEGACY, graphql("read"), store, { now: clock(T - 1) })).code).toBe("VALID");
+    expect((await decide(LEGACY, graphql("read"), store, { now: clock(T) })).code).toBe("KEY_EXPIRED");
   });
 
   it("the previous secret verifies until one millisecond before its grace period ends, then is unknown", async () => {
     const { store, uses } = storeWith({ presentedPrevious: true, previousValidUntil: T, endpointsAllLevel: "read" });
-    expect((await decide(KEY, endpoint("read"), store, clock(T - 1))).code).toBe("VALID");
-    expect(await decide(KEY, endpoint("read"), store, clock(T))).toEqual({ ok: false, code: "UNAUTHENTICATED" });
+    expect((await decide(KEY, endpoint("read"), store, { now: clock(T - 1) })).code).toBe("VALID");
+    expect(await decide(KEY, endpoint("read"), store, { now: clock(T) })).toEqual({ ok: false, code: "UNAUTHENTICATED" });
     expect(uses).toEqual(["key_1"]);
   });
 
   it("a previous secret with no grace period left is unknown, even when the key is disabled or expired", async () => {
     const { store } = storeWith({ presentedPrevious: true, previousValidUntil: null, enabled: false, expiresAt: T - 5 });
-    expect(await decide(KEY, endpoint("read"), store, clock(T))).toEqual({ ok: false, code: "UNAUTHENTICATED" });
+    expect(await decide(KEY, endpoint("read"), store, { now: clock(T) })).toEqual({ ok: false, code: "UNAUTHENTICATED" });
   });
 
   it("during the grace period both secrets share the key's state: disabled and expired apply to the old one too", async () => {
     const { store } = storeWith({ presentedPrevious: true, previousValidUntil: T + 10_000, enabled: false });
-    expect((await decide(KEY, endpoint("read"), store, clock(T))).code).toBe("KEY_DISABLED");
+    expect((await decide(KEY, endpoint("read"), store, { now: clock(T) })).code).toBe("KEY_DISABLED");
     const expired = storeWith({ presentedPrevious: true, previousValidUntil: T + 10_000, expiresAt: T });
-    expect((await decide(KEY, endpoint("read"), expired.store, clock(T))).code).toBe("KEY_EXPIRED");
+    expect((await decide(KEY, endpoint("read"), expired.store, { now: clock(T) })).code).toBe("KEY_EXPIRED");
   });
 
   it("`Until the new key is first used`: the new secret's first allowed use ends the grace period, the old secret's does not", async () => {
     const current = storeWith({ previousValidUntil: T + 1000, graceEndsOnFirstUse: true, endpointsAllLevel: "read" });
-    expect((await decide(KEY, endpoint("read_write"), current.store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await decide(KEY, endpoint("read_write"), current.store, { now: clock(T) })).code).toBe("INSUFFICIENT_SCOPE");
     expect(current.graceEnds).toEqual([]); // a refused request is not a use
-    expect((await decide(KEY, endpoint("read"), current.store, clock(T))).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read"), current.store, { now: clock(T) })).code).toBe("VALID");
     expect(current.graceEnds).toEqual([["key_1", T]]);
     const old = storeWith({ presentedPrevious: true, previousValidUntil: T + 1000, graceEndsOnFirstUse: true, endpointsAllLevel: "read" });
-    expect((await decide(KEY, endpoint("read"), old.store, clock(T))).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read"), old.store, { now: clock(T) })).code).toBe("VALID");
     expect(old.graceEnds).toEqual([]);
     const over = storeWith({ previousValidUntil: T, graceEndsOnFirstUse: true, endpointsAllLevel: "read" });
-    await decide(KEY, endpoint("read"), over.store, clock(T));
+    await decide(KEY, endpoint("read"), over.store, { now: clock(T) });
     expect(over.graceEnds).toEqual([]);
   });
 
   it("an elevation raises the level until one millisecond before its end, and not from its end on", async () => {
     const { store } = storeWith({ graphqlLevel: "read", elevations: [{ target: "graphql", level: "read_write", endsAt: T }] });
-    expect((await decide(KEY, graphql("read_write"), store, clock(T - 1))).code).toBe("VALID");
-    expect(await decide(KEY, graphql("read_write"), store, clock(T))).toMatchObject({ code: "INSUFFICIENT_SCOPE", granted: "read" });
+    expect((await decide(KEY, graphql("read_write"), store, { now: clock(T - 1) })).code).toBe("VALID");
+    expect(await decide(KEY, graphql("read_write"), store, { now: clock(T) })).toMatchObject({ code: "INSUFFICIENT_SCOPE", granted: "read" });
   });
 
   it("an elevation never lowers a level, and applies only to its own resource", async () => {
@@ -219,19 +224,19 @@ describe("expiry, grace periods and elevations, at their exact boundaries", () =
       endpointsAllLevel: "none",
       elevations: [{ target: "graphql", level: "read", endsAt: T + 1000 }],
     });
-    expect((await decide(KEY, graphql("read_write"), store, clock(T))).code).toBe("VALID");
-    expect((await decide(KEY, endpoint("read"), store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await decide(KEY, graphql("read_write"), store, { now: clock(T) })).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read"), store, { now: clock(T) })).code).toBe("INSUFFICIENT_SCOPE");
     const other = storeWith({ elevations: [{ target: "endpoint:ep2", level: "read_write", endsAt: T + 1000 }] });
-    expect((await decide(KEY, endpoint("read"), other.store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
-    expect((await decide(KEY, graphql("read"), other.store, clock(T))).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await decide(KEY, endpoint("read"), other.store, { now: clock(T) })).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await decide(KEY, graphql("read"), other.store, { now: clock(T) })).code).toBe("INSUFFICIENT_SCOPE");
   });
 
   it("an elevation on All endpoints or on the endpoint raises it, above an override that narrows it", async () => {
     const all = storeWith({ endpointsAllLevel: "read", endpointOverride: "none", elevations: [{ target: "endpoints", level: "read_write", endsAt: T + 1 }] });
-    expect((await decide(KEY, endpoint("read_write"), all.store, clock(T))).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read_write"), all.store, { now: clock(T) })).code).toBe("VALID");
     const one = storeWith({ endpointOverride: "read", elevations: [{ target: "endpoint:ep1", level: "read_write", endsAt: T + 1 }] });
-    expect((await decide(KEY, endpoint("read_write"), one.store, clock(T))).code).toBe("VALID");
-    expect((await decide(KEY, endpoint("read_write"), one.store, clock(T + 1))).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await decide(KEY, endpoint("read_write"), one.store, { now: clock(T) })).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read_write"), one.store, { now: clock(T + 1) })).code).toBe("INSUFFICIENT_SCOPE");
   });
 });
 

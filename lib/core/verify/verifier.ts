@@ -2,6 +2,8 @@ import { parsePresentedKey } from "@/lib/core/keys/format";
 import { hashKey } from "@/lib/core/keys/hash";
 import { effectiveEndpointLevel } from "@/lib/core/scopes/evaluate";
 import { higherLevel, levelAllows, type AccessLevel, type RequiredLevel } from "@/lib/core/scopes/levels";
+import type { AddressMatcher } from "@/lib/core/restrictions/addresses";
+import type { RateRule, RateState } from "@/lib/core/restrictions/rate-limit";
 
 /** What a request needs: a level on GraphQL, or on one endpoint. */
 export type Requirement =
@@ -35,6 +37,10 @@ export type StoredKey = {
   /** The grace period ends at the current secret's first successful use. */
   graceEndsOnFirstUse: boolean;
   elevations: readonly StoredElevation[];
+  /** SPEC §9: the key's allowlist, compiled; null: any address. */
+  allowedAddresses: AddressMatcher | null;
+  /** SPEC §9: the key's rate limit; null: none. */
+  rateRule: RateRule | null;
 };
 
 export interface KeyStore {
@@ -44,17 +50,29 @@ export interface KeyStore {
   recordUse(keyId: string, at: number): void;
   /** The current secret of a key rolled `Until the new key is first used` was used at `at`: end the old one's grace, off the request path. */
   endGraceOnFirstUse(keyId: string, at: number): void;
+  /** Counts one request of the key against its limit (`consume`), or only says where it stands. */
+  rateLimit(keyId: string, rule: RateRule, at: number, consume: boolean): RateState;
 }
 
-export type DenialCode = "UNAUTHENTICATED" | "KEY_DISABLED" | "KEY_EXPIRED" | "INSUFFICIENT_SCOPE" | "NOT_FOUND";
+export type DenialCode = "UNAUTHENTICATED" | "KEY_DISABLED" | "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "NOT_FOUND" | "RATE_LIMITED";
 
 /** A `403 INSUFFICIENT_SCOPE` explains itself (SPEC §4): what was needed, what the key has there, and the endpoint's name. */
 export type ScopeShortfall = { required: Requirement; granted: AccessLevel; endpointName: string | null };
 
+/** Where the key stands against its rate limit, on every decision about a key that has one (the `RateLimit-*` headers). */
+type Limited = { rateLimit?: RateState };
+
 export type Decision =
-  | { ok: true; code: "VALID"; keyId: string; accountId: string }
-  | ({ ok: false; code: "INSUFFICIENT_SCOPE"; keyId: string } & ScopeShortfall)
-  | { ok: false; code: Exclude<DenialCode, "INSUFFICIENT_SCOPE">; keyId?: string };
+  | ({ ok: true; code: "VALID"; keyId: string; accountId: string } & Limited)
+  | ({ ok: false; code: "INSUFFICIENT_SCOPE"; keyId: string } & ScopeShortfall & Limited)
+  | ({ ok: false; code: Exclude<DenialCode, "INSUFFICIENT_SCOPE">; keyId?: string } & Limited);
+
+/** What the request brings besides its key: where it comes from, and the clock (tests inject one). */
+export type DecisionContext = {
+  /** The client address the front door decided on (TCP peer, or X-Forwarded-For behind TRUST_PROXY); null when unknown. */
+  clientAddress?: string | null;
+  now?: () => number;
+};
 
 const UNAUTHENTICATED: Decision = { ok: false, code: "UNAUTHENTICATED" };
 
@@ -84,30 +102,43 @@ export function grantedLevel(key: StoredKey, requirement: Requirement, at: numbe
 /**
  * The one decision for every API request, in SPEC §4's order: format and checksum (garbage never
  * reaches the database; oversized keys are refused before hashing) → SHA-256 → one lookup (a
- * previous secret past its grace period is as unknown) → disabled → expired → endpoint of the
- * key's own account → level (with elevations). Every time-bound rule is decided against one
+ * previous secret past its grace period is as unknown) → disabled → expired → client address →
+ * endpoint of the key's own account → level (with elevations) → rate limit. Every time-bound rule is decided against one
  * reading of `now`, to the millisecond, so nothing has to run when an expiry, a grace period or
  * an elevation ends. Legacy keys take the same path.
  */
-export async function decide(presented: string | null, requirement: Requirement, store: KeyStore, now: () => number = Date.now): Promise<Decision> {
+export async function decide(presented: string | null, requirement: Requirement, store: KeyStore, context: DecisionContext = {}): Promise<Decision> {
   if (presented === null) return UNAUTHENTICATED;
   const parsed = parsePresentedKey(presented);
   if (!parsed.ok) return UNAUTHENTICATED;
   const endpointId = requirement.resource === "endpoint" ? requirement.endpointId : null;
   const key = await store.findKeyByHash(hashKey(parsed.key), endpointId);
   if (!key) return UNAUTHENTICATED;
-  const at = now();
+  const at = (context.now ?? Date.now)();
   const graceOpen = key.previousValidUntil !== null && at < key.previousValidUntil;
   if (key.presentedPrevious && !graceOpen) return UNAUTHENTICATED;
-  if (!key.enabled) return { ok: false, code: "KEY_DISABLED", keyId: key.id };
-  if (key.expiresAt !== null && at >= key.expiresAt) return { ok: false, code: "KEY_EXPIRED", keyId: key.id };
+  // From here on the key is known: every answer says where it stands against its limit.
+  const refuse = (code: Exclude<DenialCode, "INSUFFICIENT_SCOPE">): Decision =>
+    key.rateRule ? { ok: false, code, keyId: key.id, rateLimit: store.rateLimit(key.id, key.rateRule, at, false) } : { ok: false, code, keyId: key.id };
+  if (!key.enabled) return refuse("KEY_DISABLED");
+  if (key.expiresAt !== null && at >= key.expiresAt) return refuse("KEY_EXPIRED");
+  // A key with an allowlist and no known client address (the verify API without "ip") is refused.
+  if (key.allowedAddresses !== null && !key.allowedAddresses(context.clientAddress ?? null)) return refuse("IP_NOT_ALLOWED");
   // Another account's endpoint, or none at all: the same answer, so ids cannot be probed.
-  if (requirement.resource === "endpoint" && key.endpointName === null) return { ok: false, code: "NOT_FOUND", keyId: key.id };
+  if (requirement.resource === "endpoint" && key.endpointName === null) return refuse("NOT_FOUND");
   const granted = grantedLevel(key, requirement, at);
   if (!levelAllows(granted, requirement.access)) {
-    return { ok: false, code: "INSUFFICIENT_SCOPE", keyId: key.id, required: requirement, granted, endpointName: key.endpointName };
+    const denial: Decision = { ok: false, code: "INSUFFICIENT_SCOPE", keyId: key.id, required: requirement, granted, endpointName: key.endpointName };
+    if (key.rateRule) denial.rateLimit = store.rateLimit(key.id, key.rateRule, at, false);
+    return denial;
+  }
+  // Last, so that only requests that would otherwise be allowed use up the limit (SPEC §4).
+  let rateLimit: RateState | undefined;
+  if (key.rateRule) {
+    rateLimit = store.rateLimit(key.id, key.rateRule, at, true);
+    if (!rateLimit.allowed) return { ok: false, code: "RATE_LIMITED", keyId: key.id, rateLimit };
   }
   store.recordUse(key.id, at);
   if (graceOpen && key.graceEndsOnFirstUse && !key.presentedPrevious) store.endGraceOnFirstUse(key.id, at);
-  return { ok: true, code: "VALID", keyId: key.id, accountId: key.accountId };
+  return rateLimit ? { ok: true, code: "VALID", keyId: key.id, accountId: key.accountId, rateLimit } : { ok: true, code: "VALID", keyId: key.id, accountId: key.accountId };
 }

@@ -724,6 +724,9 @@ describe("failures never become 500s and never leak", () => {
         },
         recordUse: () => {},
         endGraceOnFirstUse: () => {},
+        rateLimit: () => {
+          throw new Error("not reached");
+        },
       }),
     });
     const reply = await send(postRequest(keys.read, JSON.stringify({ query: "{ pods { id } }" })), handler);

@@ -14,7 +14,8 @@ import { z } from "zod";
 import { isDatabaseUnavailable } from "@/db/unavailable";
 import { getDataPlane } from "@/lib/server/data-plane";
 import { noteDecision, withAccessLog } from "@/lib/http/access-log";
-import { apiError, denialReply, jsonResponse, toResponse, unavailable } from "@/lib/http/api-error";
+import { apiError, denialReply, jsonResponse, rateLimitHeaders, toResponse, unavailable } from "@/lib/http/api-error";
+import { CLIENT_ADDRESS_HEADER } from "@/lib/http/front-door";
 import { readJsonBody } from "@/lib/http/read-body";
 import type { RequiredLevel } from "@/lib/core/scopes/levels";
 import { decide, readBearerToken, type Decision, type KeyStore } from "@/lib/core/verify/verifier";
@@ -97,10 +98,22 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
   const loadKeyStore = options.loadKeyStore ?? (async () => (await getDataPlane()).keyStore);
 
   return async function handleGraphqlRequest(request: Request): Promise<Response> {
+    // The last decision made for this request: its key's `RateLimit-*` headers go on the answer.
+    let decided: Decision | undefined;
+    const response = await handle(request, async (token, access) => {
+      decided = await decide(token, { resource: "graphql", access }, await loadKeyStore(), {
+        clientAddress: request.headers.get(CLIENT_ADDRESS_HEADER),
+      });
+      return decided;
+    });
+    if (decided?.rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(decided.rateLimit))) response.headers.set(name, value);
+    return response;
+  };
+
+  async function handle(request: Request, decideFor: (token: string | null, access: RequiredLevel) => Promise<Decision>): Promise<Response> {
     if (request.method !== "POST") return methodNotAllowed();
     const token = readBearerToken(request.headers.get("authorization"));
-    const authorize = async (access: RequiredLevel): Promise<Decision> =>
-      noteDecision(request, await decide(token, { resource: "graphql", access }, await loadKeyStore()));
+    const authorize = async (access: RequiredLevel): Promise<Decision> => noteDecision(request, await decideFor(token, access));
     // An unusable request is described only to a caller who may read the GraphQL API.
     const refuse = async (errors: readonly (string | GraphQLError)[]): Promise<Response> => {
       const decision = await authorize("read");
@@ -145,7 +158,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions = {}): (requ
       // The key store or the database failed outside a resolver: a 503 the client may retry.
       return unavailable(error);
     }
-  };
+  }
 }
 
 export const handleGraphqlRequest = withAccessLog(createGraphqlHandler());

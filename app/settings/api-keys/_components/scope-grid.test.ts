@@ -49,9 +49,14 @@ async function decideFor(all: AccessLevel, override: AccessLevel | undefined, ac
       previousValidUntil: null,
       graceEndsOnFirstUse: false,
       elevations: [],
+      allowedAddresses: null,
+      rateRule: null,
     }),
     recordUse: () => {},
     endGraceOnFirstUse: () => {},
+    rateLimit: () => {
+      throw new Error("no rate limit here");
+    },
   };
   return decide(KEY, { resource: "endpoint", endpointId: ENDPOINT.id, access }, store);
 }
