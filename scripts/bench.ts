@@ -18,18 +18,22 @@
 //
 // autocannon, 50 connections, BENCH_RUNS runs of BENCH_DURATION seconds, targets interleaved so
 // that ratios hold on a noisy machine; medians reported. BENCH_TARGETS picks some targets by key
-// (a,b,b',c,d,b-nocache,b'-nocache,b-fetch,b'-fetch,a-b,a-b'); BENCH_DECISIONS=0 skips the decision sections.
+// (a,b,b',c,d,b-nocache,b'-nocache,b-fetch,b'-fetch,a-b,a-b'); BENCH_DECISIONS=0 skips the decision sections;
+// the measured keys carry an allowlist and a rate limit (SPEC §9) unless BENCH_RESTRICTIONS=0.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { hashKey } from "@/lib/core/keys/hash";
 import autocannon from "autocannon";
 
 const root = path.resolve(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+// The benchmark keys have an allowlist and a rate limit (SPEC §9) unless BENCH_RESTRICTIONS=0.
+const RESTRICTED = process.env.BENCH_RESTRICTIONS !== "0";
 const CONNECTIONS = 50;
 
 const median = (values: number[]) => {
@@ -151,9 +155,20 @@ async function main() {
   const seeding = Date.now();
   const { endpointId, sample } = await seedKeys(file, KEYS);
   console.error(`${KEYS.toLocaleString("en")} keys inserted in ${((Date.now() - seeding) / 1000).toFixed(1)} s`);
+  if (RESTRICTED) {
+    // SPEC §9 (issue 10): the measured keys carry an allowlist and a rate limit, as a careful
+    // user's would; the limit is far above what one machine can send, so nothing is refused.
+    const { default: Database } = await import("libsql");
+    const raw = new Database(file);
+    raw
+      .prepare("UPDATE api_keys SET allowed_ips = ?, rate_limit = 1000000, rate_limit_per = 'second' WHERE key_hash IN (?, ?)")
+      .run(JSON.stringify(["127.0.0.0/8", "::1/128"]), hashKey(sample[0]!), hashKey(sample[1]!));
+    raw.close();
+  }
   const auth = { authorization: `Bearer ${sample[0]}` };
   const healthPath = `/v2/${endpointId}/health`;
-  const verify = { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify({ key: sample[1], resource: "endpoint", endpointId, access: "read" }) };
+  const verifyBody = { key: sample[1], resource: "endpoint", endpointId, access: "read", ...(RESTRICTED ? { ip: "127.0.0.1" } : {}) };
+  const verify = { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify(verifyBody) };
 
   const gateway = (port: number, extra: Record<string, string> = {}) =>
     start(["--conditions=react-server", "--import", "tsx", "scripts/gateway.ts"], { ...env, ...extra, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: String(port) });
