@@ -77,6 +77,7 @@ export async function syncRateLimits(limiter: ShareLimiter, processId: string, n
       await tx.execute({
         sql: `INSERT INTO rate_limit_shares (key_id, window_start, process_id, allowance, used)
               SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2, json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?1)
+              WHERE true -- without a WHERE, SQLite would read the ON CONFLICT below as a join's ON
               ON CONFLICT (key_id, window_start, process_id) DO UPDATE SET allowance = excluded.allowance, used = excluded.used`,
         args: [JSON.stringify(writes), processId],
       });

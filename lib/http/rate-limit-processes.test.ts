@@ -1,4 +1,4 @@
-import { removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
+import { rawRows, removeTestDatabase, testDatabaseUrl, uniqueEmail } from "@/testing/test-database";
 import { startGatewayProcess, type GatewayProcess } from "@/testing/gateway-process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/handle";
@@ -63,6 +63,9 @@ describe("two processes share a key's rate limit", () => {
     const limited = counts.reduce((sum, count) => sum + count.limited, 0);
     console.log(`rate limit across two processes: limit ${LIMIT}/hour; allowed ${counts.map((c) => c.allowed).join(" + ")} = ${allowed}; refused 429 ${limited}; overshoot ${((allowed / LIMIT - 1) * 100).toFixed(1)} %`);
     expect(counts.every((count) => count.other === 0)).toBe(true);
+    // The budget was shared by syncs that worked, not by base shares alone.
+    for (const gateway of gateways) expect(gateway.output()).not.toContain("sync failed");
+    expect(Number((await rawRows("SELECT count(*) AS n FROM rate_limit_shares"))[0]?.n)).toBeGreaterThan(0);
     expect(limited).toBeGreaterThan(0); // the load went well past the limit
     expect(allowed).toBeLessThanOrEqual(LIMIT);
     expect(allowed).toBeGreaterThanOrEqual(LIMIT * 0.9);
