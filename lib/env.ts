@@ -16,6 +16,17 @@ const envSchema = z.object({
   DECISION_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   DECISION_CACHE_POLL_MS: z.coerce.number().int().min(1).max(50).default(25),
   ECHO_WORKER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  // The webhook delivery worker (lib/worker/webhook-worker.ts, README "Events"): how often each
+  // process looks for due deliveries; the first retry's delay, which scales the whole backoff and
+  // its 24 h window (tests shrink it); one attempt's deadline; and whether loopback, private and
+  // link-local targets are allowed (tests and closed networks only: SSRF).
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(10_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(10_000),
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(["0", "1", "true", "false"])
+    .default("0")
+    .transform((value) => value === "1" || value === "true"),
   // How often each server process shares its keys' rate-limit budgets through the database
   // (lib/dal/rate-limit-sync.ts; SPEC §9's cross-process bound depends on it, README).
   RATE_LIMIT_SYNC_MS: z.coerce.number().int().min(10).max(1_000).default(100),
@@ -47,6 +58,12 @@ const envSchema = z.object({
   SIGNIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).max(1_000_000).default(5),
   SIGNIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(20),
   SIGNUP_MAX_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  // Signs leak reports from secret scanners (POST /api/v1/leaks, lib/http/leaks-api.ts). Unset
+  // (or empty): the route does not exist. Long enough that a signed body cannot be brute-forced.
+  LEAK_REPORT_SECRET: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z.string().min(32, "LEAK_REPORT_SECRET must be at least 32 characters").optional(),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;

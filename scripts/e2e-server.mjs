@@ -23,6 +23,13 @@ const server = spawn(path.join(root, "node_modules/.bin/tsx"), ["scripts/next-se
     // suite itself. The per-email limit keeps its default (e2e/security-headers.spec.ts).
     SIGNIN_MAX_FAILURES_PER_ADDRESS: process.env.SIGNIN_MAX_FAILURES_PER_ADDRESS ?? "100000",
     SIGNUP_MAX_PER_ADDRESS: process.env.SIGNUP_MAX_PER_ADDRESS ?? "100000",
+    // Webhook receivers in e2e/webhooks.spec.ts listen on 127.0.0.1, and a failed delivery is
+    // retried in moments rather than seconds.
+    WEBHOOK_ALLOW_PRIVATE: process.env.WEBHOOK_ALLOW_PRIVATE ?? "1",
+    WEBHOOK_POLL_MS: process.env.WEBHOOK_POLL_MS ?? "100",
+    WEBHOOK_RETRY_BASE_MS: process.env.WEBHOOK_RETRY_BASE_MS ?? "200",
+    // Leak reports (SPEC §9) exist only with a secret; e2e/leaks.spec.ts signs with the same one.
+    LEAK_REPORT_SECRET: process.env.LEAK_REPORT_SECRET ?? "e2e-leak-report-secret-0123456789abcdef",
   },
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));

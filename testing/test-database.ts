@@ -49,11 +49,18 @@ export function uniqueEmail(label = "user"): string {
 /** For afterAll: stops the data plane if one was opened, closes the database handle, removes the directory. */
 export async function removeTestDatabase(): Promise<void> {
   const globalForPlane = globalThis as unknown as {
-    keyscopeDataPlane?: Promise<{ worker: { stop(): void }; lastUsed: { stop(): void }; keyStore: { close(): void }; jobs: { close(): void } }>;
+    keyscopeDataPlane?: Promise<{
+      worker: { stop(): void };
+      webhooks?: { stop(): Promise<void> };
+      lastUsed: { stop(): void };
+      keyStore: { close(): void };
+      jobs: { close(): void };
+    }>;
   };
   const plane = await globalForPlane.keyscopeDataPlane?.catch(() => undefined);
   if (plane) {
     plane.worker.stop();
+    await plane.webhooks?.stop();
     plane.lastUsed.stop();
     plane.keyStore.close();
     plane.jobs.close();

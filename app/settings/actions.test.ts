@@ -5,6 +5,8 @@ import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import * as apiKeyActions from "./api-keys/actions";
 import * as endpointActions from "./endpoints/actions";
+import * as webhookActions from "./webhooks/actions";
+import { addWebhook } from "@/lib/dal/webhooks";
 
 // Every dashboard action, as Next.js runs it, with the session stubbed: each goes through
 // accountAction (session, then the input, once) and answers the same ActionResult shapes.
@@ -16,12 +18,13 @@ vi.mock("next/cache", () => ({ revalidatePath: (path: string) => void revalidate
 vi.mock("next/headers", () => ({ headers: async () => new Headers() }));
 
 type AnyAction = (input: unknown) => Promise<unknown>;
-const actions = { ...apiKeyActions, ...endpointActions } as unknown as Record<string, AnyAction>;
+const actions = { ...apiKeyActions, ...endpointActions, ...webhookActions } as unknown as Record<string, AnyAction>;
 
 let owner: AccountDto;
 let other: AccountDto;
 let endpointId = "";
 let keyId = "";
+let webhookId = "";
 
 // Both accounts' password: an attacker who knows its own password still reaches nothing of the owner's.
 const PASSWORD = "password-actions-123";
@@ -35,7 +38,7 @@ async function account(label: string): Promise<AccountDto> {
 
 /** Every row of both accounts, to prove a refused action changed nothing. */
 async function snapshot(): Promise<string> {
-  const tables = ["api_keys", "api_key_endpoint_scopes", "api_key_elevations", "endpoints", "audit_log"];
+  const tables = ["api_keys", "api_key_endpoint_scopes", "api_key_elevations", "endpoints", "audit_log", "webhooks", "webhook_deliveries"];
   const rows = await Promise.all(tables.map((table) => rawRows(`SELECT * FROM ${table} ORDER BY rowid`)));
   return JSON.stringify(rows);
 }
@@ -49,6 +52,9 @@ beforeAll(async () => {
   const key = await createScopedApiKey(owner.id, { name: "ci", scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" });
   if (!key.ok) throw new Error("setup: key");
   keyId = key.value.key.id;
+  const webhook = await addWebhook(owner.id, "https://owner.example.com/hook", { type: "dashboard" });
+  if (!webhook.ok) throw new Error("setup: webhook");
+  webhookId = webhook.value.webhook.id;
 });
 
 afterAll(async () => {
@@ -71,10 +77,14 @@ const validInputs: Record<string, () => unknown> = {
   elevateApiKeyAction: () => ({ keyId, target: "graphql", level: "read_write", duration: "15m", reason: "deploy", password: PASSWORD }),
   // The elevation the owner's elevateApiKeyAction made, when it has run; any id otherwise.
   endElevationAction: () => ({ keyId, elevationId: elevationId ?? "elv_missing" }),
+  dismissLeakBannerAction: () => ({ keyId }),
+  setApiKeyRestrictionsAction: () => ({ keyId, allowedIps: "10.0.0.0/8\n::1", rateLimit: 100, per: "minute" }),
   deleteApiKeyAction: () => ({ keyId }),
   createEndpointAction: () => ({ name: "beta" }),
   renameEndpointAction: () => ({ endpointId, name: "alpha-renamed" }),
   deleteEndpointAction: () => ({ endpointId }),
+  addWebhookAction: () => ({ url: "https://hooks.example.com/keyscope" }),
+  deleteWebhookAction: () => ({ webhookId }),
 };
 
 /** A key action revalidates the list and the key's own page. */
@@ -108,7 +118,7 @@ describe("the dashboard's server actions", () => {
     expect(revalidated).toEqual([]);
   });
 
-  it.each(names.filter((name) => name !== "createApiKeyAction" && name !== "createEndpointAction"))(
+  it.each(names.filter((name) => name !== "createApiKeyAction" && name !== "createEndpointAction" && name !== "addWebhookAction"))(
     "%s: another account aiming at the owner's rows is NOT_FOUND and changes nothing",
     async (name) => {
       session.account = other;
@@ -159,6 +169,45 @@ describe("the dashboard's server actions", () => {
     expect(revalidated).toEqual([]);
   });
 
+  it("restrictions: a bad line, limit or window is refused on its own field and changes nothing", async () => {
+    session.account = owner;
+    const before = await snapshot();
+    const valid = { keyId, allowedIps: "10.0.0.1", rateLimit: 5, per: "minute" };
+    const rateLimitMessage = "Rate limit must be a whole number from 1 to 1,000,000.";
+    const cases: [unknown, string, string][] = [
+      [{ ...valid, allowedIps: "10.0.0.1\n10.0.0.0/33" }, "allowedIps", "Line 2 is not an IP address or CIDR range."],
+      [{ ...valid, allowedIps: "x".repeat(20_001) }, "allowedIps", "The list is too long: at most 100 addresses or ranges."],
+      [{ ...valid, rateLimit: 0 }, "rateLimit", rateLimitMessage],
+      [{ ...valid, rateLimit: 1_000_001 }, "rateLimit", rateLimitMessage],
+      [{ ...valid, rateLimit: 1.5 }, "rateLimit", rateLimitMessage],
+      [{ ...valid, rateLimit: "100" }, "rateLimit", rateLimitMessage],
+      [{ ...valid, per: null }, "per", "Choose per second, minute or hour."],
+      [{ ...valid, per: "day" }, "per", "Choose per second, minute or hour."],
+    ];
+    for (const [input, field, message] of cases) {
+      expect(await actions.setApiKeyRestrictionsAction!(input)).toEqual({ ok: false, code: "BAD_REQUEST", message, fieldErrors: { [field]: message } });
+    }
+    expect(await snapshot()).toBe(before);
+    expect(revalidated).toEqual([]);
+  });
+
+  it("a webhook URL outside the rule is refused on the `url` field and changes nothing", async () => {
+    session.account = owner;
+    const before = await snapshot();
+    const cases: [string, string][] = [
+      ["http://127.0.0.1:8080/hook", "Webhooks cannot be sent to loopback addresses."],
+      ["http://169.254.169.254/latest/meta-data", "Webhooks cannot be sent to link-local addresses."],
+      ["https://user:pw@hooks.example.com/", "The URL must not contain a user name or password: deliveries are signed instead."],
+      ["ftp://hooks.example.com/", "The URL must start with https:// or http://."],
+      ["https://owner.example.com/hook", "This URL is already registered."],
+    ];
+    for (const [url, message] of cases) {
+      expect(await actions.addWebhookAction!({ url })).toEqual({ ok: false, code: expect.any(String), message, fieldErrors: { url: message } });
+    }
+    expect(await snapshot()).toBe(before);
+    expect(revalidated).toEqual([]);
+  });
+
   it("each succeeds for the owner with the same result shapes, and revalidates its pages", async () => {
     session.account = owner;
     const shapes: [string, unknown, string[]][] = [
@@ -172,8 +221,12 @@ describe("the dashboard's server actions", () => {
       ["expirePreviousKeyAction", { ok: true, data: undefined }, keyPages()],
       ["elevateApiKeyAction", { ok: true, data: undefined }, keyPages()],
       ["endElevationAction", { ok: true, data: undefined }, keyPages()],
+      ["dismissLeakBannerAction", { ok: true, data: undefined }, keyPages()],
+      ["setApiKeyRestrictionsAction", { ok: true, data: undefined }, keyPages()],
       ["deleteApiKeyAction", { ok: true, data: undefined }, keyPages()],
       ["deleteEndpointAction", { ok: true, data: undefined }, ["/settings/endpoints", "/settings/api-keys"]],
+      ["addWebhookAction", { ok: true, data: { url: "https://hooks.example.com/keyscope", secret: expect.stringMatching(/^whsec_[0-9A-Za-z]{32}$/) } }, ["/settings/webhooks"]],
+      ["deleteWebhookAction", { ok: true, data: undefined }, ["/settings/webhooks"]],
     ];
     expect(shapes.map(([name]) => name).sort()).toEqual(names.sort());
     for (const [name, shape, pages] of shapes) {
@@ -184,6 +237,9 @@ describe("the dashboard's server actions", () => {
       expect(await actions[name]!(validInputs[name]!())).toEqual(shape);
       expect(revalidated).toEqual(pages);
     }
+    expect(await rawRows("SELECT target_id, json_extract(details, '$.after') AS after FROM audit_log WHERE action = 'api_key.restrictions_changed'")).toEqual([
+      { target_id: keyId, after: '{"allowedIps":["10.0.0.0/8","::1/128"],"rateLimit":100,"per":"minute"}' },
+    ]);
     expect(await rawRows("SELECT name FROM endpoints WHERE account_id = ? ORDER BY name", [owner.id])).toEqual([{ name: "beta" }]);
     expect(await rawRows("SELECT name, enabled FROM api_keys WHERE account_id = ? ORDER BY name", [owner.id])).toEqual([{ name: "new", enabled: 1 }]);
   });

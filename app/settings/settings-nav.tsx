@@ -7,12 +7,13 @@ const links = [
   { href: "/settings/api-keys", label: "API keys" },
   { href: "/settings/endpoints", label: "Endpoints" },
   { href: "/settings/audit-log", label: "Audit log" },
+  { href: "/settings/webhooks", label: "Webhooks" },
 ];
 
 export function SettingsNav() {
   const pathname = usePathname();
   return (
-    <nav aria-label="Settings" className="flex gap-1 text-sm">
+    <nav aria-label="Settings" className="flex flex-wrap gap-1 text-sm">
       {links.map((link) => {
         const current = pathname === link.href;
         return (

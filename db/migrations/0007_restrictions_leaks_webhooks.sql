@@ -38,6 +38,7 @@ ALTER TABLE `api_keys` ADD `leak_source` text;--> statement-breakpoint
 ALTER TABLE `api_keys` ADD `leak_dismissed_at` integer;--> statement-breakpoint
 ALTER TABLE `api_keys` ADD `expiring_notified` integer DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE `api_keys` ADD `expired_notified` integer DEFAULT false NOT NULL;--> statement-breakpoint
+CREATE INDEX `api_keys_expiry_notice_idx` ON `api_keys` (`expires_at`) WHERE "api_keys"."expired_notified" = 0 AND "api_keys"."expires_at" IS NOT NULL;--> statement-breakpoint
 -- Hand-written below. The decision revision (0005, 0006) now also moves with a key's allowlist and
 -- rate limit. Not the leak columns: a leak report disables the key, and `enabled` moves it.
 DROP TRIGGER `api_keys_update_decision_revision`;

@@ -55,6 +55,9 @@ export const apiKeys = sqliteTable(
     uniqueIndex("api_keys_previous_key_hash_uq").on(t.previousKeyHash).where(sql`${t.previousKeyHash} IS NOT NULL`),
     // Grace periods that have ended but are not yet in the audit log (lib/dal/lifecycle-ends.ts).
     index("api_keys_previous_valid_until_idx").on(t.previousValidUntil).where(sql`${t.previousKeyHash} IS NOT NULL`),
+    // Keys whose "expires within 7 days" or "expired" event is still to be written (lib/dal/key-lifecycle.ts,
+    // recordExpiryEvents): the sweep reads this range every few seconds, not the whole table.
+    index("api_keys_expiry_notice_idx").on(t.expiresAt).where(sql`${t.expiredNotified} = 0 AND ${t.expiresAt} IS NOT NULL`),
     index("api_keys_account_idx").on(t.accountId, t.createdAt),
     uniqueIndex("api_keys_account_id_uq").on(t.accountId, t.id),
   ],

@@ -21,7 +21,7 @@ import { elevateApiKey, rollApiKey } from "./key-lifecycle";
 
 afterAll(removeTestDatabase);
 
-const DTO_FIELDS = ["createdAt", "elevations", "enabled", "expiresAt", "hint", "id", "kind", "lastUsedAt", "name", "previous", "scopes"];
+const DTO_FIELDS = ["createdAt", "elevations", "enabled", "expiresAt", "hint", "id", "kind", "lastUsedAt", "leak", "name", "previous", "restrictions", "scopes"];
 
 // Every plaintext this file sees, checked against the raw database files at the end.
 const plaintexts: string[] = [];
@@ -131,6 +131,8 @@ describe("createScopedApiKey", () => {
       expiresAt: null,
       previous: null,
       elevations: [],
+      leak: null,
+      restrictions: { allowedIps: null, rateLimit: null },
     });
     expectNoSecretFields(key);
 
@@ -151,6 +153,16 @@ describe("createScopedApiKey", () => {
       previous_hint: null,
       previous_valid_until: null,
       previous_until_first_use: 0,
+      // SPEC §9: no restrictions, no leak report, no expiry event sent yet.
+      allowed_ips: null,
+      rate_limit: null,
+      rate_limit_per: null,
+      leaked_at: null,
+      leak_url: null,
+      leak_source: null,
+      leak_dismissed_at: null,
+      expiring_notified: 0,
+      expired_notified: 0,
     });
   });
 
@@ -584,6 +596,8 @@ describe("importLegacyApiKeys", () => {
       expiresAt: null,
       previous: null,
       elevations: [],
+      leak: null,
+      restrictions: { allowedIps: null, rateLimit: null },
     });
     const row = await keyRow(id ?? "");
     expect(row?.key_hash).toBe(hashKey(plaintext));

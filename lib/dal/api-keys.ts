@@ -8,6 +8,7 @@ import { hashKey } from "@/lib/core/keys/hash";
 import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/lib/core/scopes/evaluate";
 import type { LegacyPermission, RequiredLevel } from "@/lib/core/scopes/levels";
 import { normalizeName } from "@/lib/core/names";
+import { storedRestrictions, type Restrictions } from "@/lib/core/restrictions/restrictions";
 import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
@@ -29,6 +30,10 @@ export type ApiKeyDto = {
   previous: { hint: string; validUntil: Date; untilFirstUse: boolean } | null;
   /** Elevations in force when read, soonest end first. */
   elevations: ElevationDto[];
+  /** SPEC §9: the last leak report that named this key (lib/dal/leaks.ts), else null. */
+  leak: { at: Date; url: string; source: string; dismissed: boolean } | null;
+  /** SPEC §9: the allowlist (null: any address) and rate limit (null: none), lib/dal/key-restrictions.ts. */
+  restrictions: Restrictions;
 };
 
 /** A time-boxed elevation (SPEC §8); `target` is `graphql`, `endpoints` or `endpoint:<id>`. */
@@ -58,6 +63,13 @@ const keyColumns = {
   previousHint: apiKeys.previousHint,
   previousValidUntil: apiKeys.previousValidUntil,
   previousUntilFirstUse: apiKeys.previousUntilFirstUse,
+  leakedAt: apiKeys.leakedAt,
+  leakUrl: apiKeys.leakUrl,
+  leakSource: apiKeys.leakSource,
+  leakDismissedAt: apiKeys.leakDismissedAt,
+  allowedIps: apiKeys.allowedIps,
+  rateLimit: apiKeys.rateLimit,
+  rateLimitPer: apiKeys.rateLimitPer,
 };
 
 type KeyRow = { [K in keyof typeof keyColumns]: (typeof apiKeys.$inferSelect)[K] };
@@ -66,12 +78,15 @@ const NOT_FOUND = "API key not found.";
 
 function toDto(row: KeyRow, overrides: KeyScopes["endpoints"], elevations: ElevationDto[], now: Date): ApiKeyDto {
   const { graphqlLevel, endpointsAllLevel, previousKeyHash, previousHint, previousValidUntil, previousUntilFirstUse, ...rest } = row;
+  const { leakedAt, leakUrl, leakSource, leakDismissedAt, allowedIps, rateLimit, rateLimitPer, ...fields } = rest;
+  const leak = leakedAt === null ? null : { at: leakedAt, url: leakUrl ?? "", source: leakSource ?? "", dismissed: leakDismissedAt !== null };
+  const restrictions = storedRestrictions(allowedIps, rateLimit, rateLimitPer);
   // A grace period that has ended but is not yet cleared (lib/dal/key-lifecycle.ts) is over all the same.
   const previous =
     previousKeyHash !== null && previousHint !== null && previousValidUntil !== null && previousValidUntil.getTime() > now.getTime()
       ? { hint: previousHint, validUntil: previousValidUntil, untilFirstUse: previousUntilFirstUse }
       : null;
-  return { ...rest, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides }, previous, elevations };
+  return { ...fields, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides }, previous, elevations, leak, restrictions };
 }
 
 /** The elevations in force at `now` of the account's keys `keyIds`, by key. */
@@ -260,6 +275,8 @@ export async function createScopedApiKey(
     expiresAt,
     previous: null,
     elevations: [],
+    leak: null,
+    restrictions: { allowedIps: null, rateLimit: null },
   };
   return ok({ key, plaintext });
 }

@@ -7,6 +7,7 @@ import { apiKeys, auditLog } from "@/db/schema";
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from "@/db/schema/audit-log";
 import type { KeyScopes } from "@/lib/core/scopes/evaluate";
 import { ACCESS_LEVELS, LEGACY_PERMISSIONS } from "@/lib/core/scopes/levels";
+import { RATE_WINDOWS } from "@/lib/core/restrictions/rate-limit";
 
 // Entries are written by the key and endpoint DAL functions, inside the same BEGIN IMMEDIATE
 // batch as the change, mostly as INSERT … SELECT over the row being changed: the entry exists
@@ -21,9 +22,15 @@ export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
 
 /**
  * Who made a change, as the caller asserts it: the dashboard (a signed-in session), an API key
- * (the verified key's id; its name is read in the same transaction) or a CLI command.
+ * (the verified key's id; its name is read in the same transaction), a CLI command, the server
+ * itself, or a secret scanner's signed leak report (SPEC §9).
  */
-export type AuditActor = { type: "dashboard" } | { type: "api_key"; keyId: string } | { type: "cli"; command: string } | { type: "system" };
+export type AuditActor =
+  | { type: "dashboard" }
+  | { type: "api_key"; keyId: string }
+  | { type: "cli"; command: string }
+  | { type: "system" }
+  | { type: "scanner" };
 
 /** The actor as stored: JSON text with ids and names only. */
 export function actorJson(accountId: string, actor: AuditActor): SQL<string> {
@@ -39,6 +46,10 @@ export function actorJson(accountId: string, actor: AuditActor): SQL<string> {
     // Nobody acted: the server noticed an elevation or a grace period had run out (SPEC §8).
     case "system":
       return sql<string>`json_object('type', 'system')`;
+    // A leak report (lib/http/leaks-api.ts): no account acted, and the scanner has no identity
+    // beyond holding LEAK_REPORT_SECRET.
+    case "scanner":
+      return sql<string>`json_object('type', 'scanner')`;
     default:
       throw new Error(`Unknown audit actor: ${JSON.stringify(actor satisfies never)}`);
   }
@@ -129,6 +140,13 @@ const elevationDetails = z.object({
   endsAt: z.number(),
 });
 
+// SPEC §9: a key's allowlist (null: any address) and rate limit (both null: none).
+const restrictionsSnapshot = z.object({
+  allowedIps: z.array(z.string()).nullable(),
+  rateLimit: z.number().int().positive().nullable(),
+  per: z.enum(RATE_WINDOWS).nullable(),
+});
+
 const eventSchema = z.discriminatedUnion("action", [
   // `expiresAt` is absent on entries written before keys could expire.
   z.object({
@@ -158,6 +176,8 @@ const eventSchema = z.discriminatedUnion("action", [
       previousValidUntil: z.number().nullable(),
       untilFirstUse: z.boolean(),
       endedEarlierGrace: z.boolean(),
+      // A key reported leaked keeps no grace period (absent on entries from before leak reports).
+      leaked: z.boolean().optional(),
     }),
   }),
   z.object({
@@ -169,6 +189,26 @@ const eventSchema = z.discriminatedUnion("action", [
     action: z.literal("api_key.elevation_ended"),
     details: elevationDetails.extend({ endedAt: z.number(), cause: z.enum(["manual", "time"]) }),
   }),
+  // SPEC §9: where a scanner found the key; `secret` says which of its secrets (after a roll,
+  // the previous one may still be valid). Never the token.
+  z.object({
+    action: z.literal("api_key.leaked"),
+    details: z.object({
+      kind: keyKind,
+      secret: z.enum(["current", "previous"]),
+      url: z.string(),
+      source: z.string(),
+      type: z.string(),
+      previouslyEnabled: z.boolean(),
+    }),
+  }),
+  z.object({ action: z.literal("api_key.restrictions_changed"), details: z.object({ before: restrictionsSnapshot, after: restrictionsSnapshot }) }),
+  // SPEC §9 events noticed by the server's sweep (lib/dal/key-lifecycle.ts recordExpiryEvents).
+  z.object({ action: z.literal("api_key.expiring"), details: z.object({ kind: keyKind, expiresAt: z.number() }) }),
+  z.object({ action: z.literal("api_key.expired"), details: z.object({ kind: keyKind, expiresAt: z.number() }) }),
+  // Webhooks are named by their URL's origin (the entry's target name), never by path or query.
+  z.object({ action: z.literal("webhook.added"), details: z.object({}) }),
+  z.object({ action: z.literal("webhook.deleted"), details: z.object({ pendingDropped: z.number().int().nonnegative() }) }),
   z.object({ action: z.literal("endpoint.created"), details: z.object({}) }),
   z.object({ action: z.literal("endpoint.renamed"), details: z.object({ from: z.string(), to: z.string() }) }),
   z.object({ action: z.literal("endpoint.deleted"), details: z.object({ keysWithOverride: z.array(z.string()) }) }),
@@ -179,12 +219,15 @@ const actorSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("api_key"), keyId: z.string(), keyName: z.string().nullable() }),
   z.object({ type: z.literal("cli"), command: z.string() }),
   z.object({ type: z.literal("system") }),
+  z.object({ type: z.literal("scanner") }),
 ]);
 
 /** Who made the change, as recorded; `keyName` is the key's name when the change was made. */
 export type AuditActorDto = z.infer<typeof actorSchema>;
 
 export type AuditScopesSnapshot = z.infer<typeof scopesSnapshot>;
+
+export type AuditRestrictionsSnapshot = z.infer<typeof restrictionsSnapshot>;
 
 /**
  * What happened, by action. `unknown` stands for an entry this version cannot read (written by

@@ -317,7 +317,7 @@ describe("rollApiKey", () => {
         target_type: "api_key",
         target_id: key.id,
         target_name: "rolled key",
-        details: { fromKind: "scoped", grace, previousValidUntil: validUntil, untilFirstUse, endedEarlierGrace: false },
+        details: { fromKind: "scoped", grace, previousValidUntil: validUntil, untilFirstUse, endedEarlierGrace: false, leaked: false },
         actor: { type: "dashboard" },
       },
     ]);
@@ -1022,7 +1022,7 @@ describe("listAuditLog reads every lifecycle entry", () => {
     const byTime = (offset: number, action: string) => entries.find((entry) => entry.createdAt.getTime() === T0 + offset && entry.action === action);
     expect(byTime(MINUTE, "api_key.expiration_changed")).toMatchObject({ details: { kind: "scoped", before: null, after: T0 + 30 * DAY }, actor: { type: "dashboard" } });
     expect(byTime(2 * MINUTE, "api_key.rolled")).toMatchObject({
-      details: { fromKind: "scoped", grace: "24h", previousValidUntil: T0 + 2 * MINUTE + DAY, untilFirstUse: false, endedEarlierGrace: false },
+      details: { fromKind: "scoped", grace: "24h", previousValidUntil: T0 + 2 * MINUTE + DAY, untilFirstUse: false, endedEarlierGrace: false, leaked: false },
     });
     expect(byTime(3 * MINUTE, "api_key.previous_expired")).toMatchObject({ details: { validUntil: T0 + 3 * MINUTE, cause: "manual" }, actor: { type: "dashboard" } });
     expect(byTime(5 * MINUTE, "api_key.previous_expired")).toMatchObject({ details: { validUntil: T0 + 5 * MINUTE, cause: "first_use" }, actor: { type: "system" } });

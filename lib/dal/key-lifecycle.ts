@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, gt, isNotNull, isNull, lte, sql, type SQL } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/handle";
 import { apiKeyElevations, apiKeys, auditLog, endpoints } from "@/db/schema";
 import { formatDisplayHint } from "@/lib/core/keys/format";
@@ -8,6 +8,7 @@ import { hashKey } from "@/lib/core/keys/hash";
 import {
   elevationEnd,
   elevationTargetKey,
+  EXPIRING_SOON_MS,
   resolveGrace,
   type ElevationDuration,
   type ElevationTarget,
@@ -57,7 +58,15 @@ export async function setApiKeyExpiration(
       sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'before', ${outer(apiKeys.expiresAt)}, 'after', ${after})`,
       sql`${apiKeys.expiresAt} IS NOT ${after}`,
     ),
-    db.update(apiKeys).set({ expiresAt }).where(inAccount(accountId, keyId)),
+    db
+      .update(apiKeys)
+      .set({
+        expiresAt,
+        // A different expiry is announced afresh: its "expiring" and "expired" events are sent again.
+        expiringNotified: sql`CASE WHEN ${apiKeys.expiresAt} IS ${after} THEN ${apiKeys.expiringNotified} ELSE 0 END`,
+        expiredNotified: sql`CASE WHEN ${apiKeys.expiresAt} IS ${after} THEN ${apiKeys.expiredNotified} ELSE 0 END`,
+      })
+      .where(inAccount(accountId, keyId)),
   ]);
   if (!updated) return fail("NOT_FOUND", NOT_FOUND);
   const key = await getApiKey(accountId, keyId, now);
@@ -94,21 +103,29 @@ export async function rollApiKey(
       accountId,
       keyId,
       sql<string>`json_object(
-        'fromKind', ${outer(apiKeys.kind)}, 'grace', ${grace}, 'previousValidUntil', ${validUntil?.getTime() ?? null},
-        'untilFirstUse', json(${untilFirstUse ? "true" : "false"}),
-        'endedEarlierGrace', json(CASE WHEN ${earlierGraceRunning} THEN 'true' ELSE 'false' END))`,
+        'fromKind', ${outer(apiKeys.kind)}, 'grace', ${grace},
+        'previousValidUntil', CASE WHEN ${outer(apiKeys.leakedAt)} IS NULL THEN ${validUntil?.getTime() ?? null} END,
+        'untilFirstUse', json(CASE WHEN ${outer(apiKeys.leakedAt)} IS NULL AND ${untilFirstUse ? 1 : 0} THEN 'true' ELSE 'false' END),
+        'endedEarlierGrace', json(CASE WHEN ${earlierGraceRunning} THEN 'true' ELSE 'false' END),
+        'leaked', json(CASE WHEN ${outer(apiKeys.leakedAt)} IS NULL THEN 'false' ELSE 'true' END))`,
     ),
-    // SET expressions read the row as it was: the previous secret is the one being replaced.
+    // SET expressions read the row as it was: the previous secret is the one being replaced. A key
+    // reported leaked (SPEC §9) keeps no grace period whatever was chosen — its old secret is the
+    // leaked one — and the roll is what clears the report; the key stays disabled until enabled.
     db
       .update(apiKeys)
       .set({
-        previousKeyHash: keep ? sql`${apiKeys.keyHash}` : null,
-        previousHint: keep ? sql`${apiKeys.hint}` : null,
-        previousValidUntil: validUntil,
-        previousUntilFirstUse: untilFirstUse,
+        previousKeyHash: keep ? sql`CASE WHEN ${apiKeys.leakedAt} IS NULL THEN ${apiKeys.keyHash} END` : null,
+        previousHint: keep ? sql`CASE WHEN ${apiKeys.leakedAt} IS NULL THEN ${apiKeys.hint} END` : null,
+        previousValidUntil: keep ? sql`CASE WHEN ${apiKeys.leakedAt} IS NULL THEN ${validUntil!.getTime()} END` : null,
+        previousUntilFirstUse: keep && untilFirstUse ? sql`${apiKeys.leakedAt} IS NULL` : false,
         keyHash: hashKey(plaintext),
         hint: formatDisplayHint(plaintext, "scoped"),
         kind: "scoped",
+        leakedAt: null,
+        leakUrl: null,
+        leakSource: null,
+        leakDismissedAt: null,
       })
       .where(inAccount(accountId, keyId)),
   ]);
@@ -387,4 +404,51 @@ export async function recordLifecycleEnds(now = new Date()): Promise<number> {
     db.update(apiKeys).set(CLEAR_PREVIOUS).where(graceEnded),
   ]);
   return (elevationEntries ?? 0) + (graceEntries ?? 0);
+}
+
+/** The details of an `api_key.expiring` or `api_key.expired` entry. */
+function expiryDetails() {
+  return sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'expiresAt', ${outer(apiKeys.expiresAt)})`;
+}
+
+/**
+ * Writes the events SPEC §9 sends about expiry, each once per key and expiry: `api_key.expiring`
+ * when a key expires within 7 days (at the time it is noticed), `api_key.expired` once it has
+ * (at its expiry; a key found already expired gets only that one). The audit trigger turns them
+ * into webhook deliveries. Like recordLifecycleEnds, any process may call it at any time: the
+ * entries and the flags that mark them sent are one write transaction, so two processes never
+ * write the same event; a cheap read on api_keys_expiry_notice_idx first, no write lock when
+ * nothing is due. A changed expiry clears the flags (setApiKeyExpiration). Answers how many
+ * entries it wrote.
+ */
+export async function recordExpiryEvents(now = new Date()): Promise<number> {
+  const db = await getDb();
+  // `= 0` written out, not bound: the partial index's condition must appear in the query as it is.
+  const unsent = sql`${apiKeys.expiredNotified} = 0 AND ${apiKeys.expiresAt} <= ${now.getTime() + EXPIRING_SOON_MS}`;
+  const expired = and(unsent, lte(apiKeys.expiresAt, now));
+  const expiring = and(unsent, gt(apiKeys.expiresAt, now), sql`${apiKeys.expiringNotified} = 0`);
+  const [due] = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(unsent, or(sql`${apiKeys.expiringNotified} = 0`, lte(apiKeys.expiresAt, now))))
+    .limit(1);
+  if (!due) return 0;
+  const system = sql<string>`json_object('type', 'system')`;
+  const entry = (action: "api_key.expired" | "api_key.expiring", at: Date | SQL<number>, where: SQL | undefined) =>
+    db.insert(auditLog).select(
+      db
+        .select(
+          auditSelection(at, action, "api_key", { accountId: apiKeys.accountId, targetId: apiKeys.id, targetName: apiKeys.name, details: expiryDetails(), actor: system }),
+        )
+        .from(apiKeys)
+        .where(where),
+    );
+  const [expiredEntries, expiringEntries] = await runWriteBatch(db, [
+    entry("api_key.expired", sql<number>`${outer(apiKeys.expiresAt)}`, expired),
+    entry("api_key.expiring", now, expiring),
+    // After the entries, which select on the flags these set.
+    db.update(apiKeys).set({ expiringNotified: true, expiredNotified: true }).where(expired),
+    db.update(apiKeys).set({ expiringNotified: true }).where(expiring),
+  ]);
+  return (expiredEntries ?? 0) + (expiringEntries ?? 0);
 }

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { endpointApi, handleEndpointApi } from "./endpoint-api";
 import { handleGraphqlRequest } from "./graphql/handler";
 import { handleVerifyApi, verifyApi } from "./verify-api";
+import { handleLeaksApi } from "./leaks-api";
 import { readEnv } from "@/lib/env";
 import { apiError } from "./api-error";
 import { serveNode, type ApiCore } from "./api-transport";
@@ -15,6 +16,8 @@ export function routeRequest(pathname: string): FetchHandler | null {
   if (pathname.startsWith("/v2/")) return handleEndpointApi;
   if (pathname === "/graphql") return handleGraphqlRequest;
   if (pathname === "/api/v1/keys/verify") return handleVerifyApi;
+  // Leak reports (SPEC §9) are rare: the Fetch path only, never fastRoute.
+  if (pathname === "/api/v1/leaks") return handleLeaksApi;
   return null;
 }
 

@@ -9,14 +9,25 @@ export const MAX_JSON_DEPTH = 64;
 
 export type JsonBody = { ok: true; value: unknown } | { ok: false; message: string };
 
-const tooLarge = (maxBytes: number): JsonBody => ({ ok: false, message: `The request body is larger than ${maxBytes} bytes.` });
-const unreadable: JsonBody = { ok: false, message: "The request body could not be read." };
+const tooLarge = (maxBytes: number) => ({ ok: false, message: `The request body is larger than ${maxBytes} bytes.` }) as const;
+const unreadable = { ok: false, message: "The request body could not be read." } as const;
 
 /** A JSON body, refused past `maxBytes` before it is all read and past MAX_JSON_DEPTH before it is parsed; never throws. */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<JsonBody> {
+  const bytes = await readBodyBytes(request, maxBytes);
+  return bytes.ok ? parseJsonBody(bytes.bytes) : bytes;
+}
+
+export type BodyBytes = { ok: true; bytes: Buffer } | { ok: false; message: string };
+
+/**
+ * The body's bytes as sent (for a signature over the raw body, lib/http/leaks-api.ts), refused
+ * past `maxBytes` before it is all read; an absent body is empty. Never throws.
+ */
+export async function readBodyBytes(request: Request, maxBytes: number): Promise<BodyBytes> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) return tooLarge(maxBytes);
-  if (!request.body) return { ok: false, message: "The request body is empty." };
+  if (!request.body) return { ok: true, bytes: Buffer.alloc(0) };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -34,7 +45,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   } catch {
     return unreadable;
   }
-  return parseJsonBody(Buffer.concat(chunks));
+  return { ok: true, bytes: Buffer.concat(chunks) };
 }
 
 /**
@@ -84,7 +95,8 @@ function onFailure(this: Reading): void {
   settle(this, unreadable);
 }
 
-function parseJsonBody(bytes: Buffer): JsonBody {
+/** JSON text under the same rules: empty and too deep are refused before JSON.parse; never throws. */
+export function parseJsonBody(bytes: Buffer): JsonBody {
   const text = bytes.toString("utf8");
   if (text.trim() === "") return { ok: false, message: "The request body is empty." };
   if (jsonDepth(text) > MAX_JSON_DEPTH) return { ok: false, message: `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.` };

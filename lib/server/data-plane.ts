@@ -6,7 +6,9 @@ import { startEchoWorker, type EchoWorker } from "@/lib/worker/echo-worker";
 import { createJobStore, type JobStore } from "@/lib/dal/jobs";
 import { createKeyStore, type DalKeyStore } from "@/lib/dal/key-store";
 import { createLastUsedRecorder, type LastUsedRecorder } from "@/lib/dal/last-used";
-import { endGraceOnFirstUse, recordLifecycleEnds } from "@/lib/dal/key-lifecycle";
+import { endGraceOnFirstUse, recordExpiryEvents, recordLifecycleEnds } from "@/lib/dal/key-lifecycle";
+import { createWebhookOutbox } from "@/lib/dal/webhook-outbox";
+import { startWebhookWorker, type WebhookWorker } from "@/lib/worker/webhook-worker";
 import { startRateLimitSync } from "@/lib/dal/rate-limit-sync";
 import { ShareLimiter } from "@/lib/core/restrictions/rate-limit";
 
@@ -14,7 +16,7 @@ import { ShareLimiter } from "@/lib/core/restrictions/rate-limit";
 // their ends into the audit log (decisions never wait for this: they read the end times).
 const LIFECYCLE_SWEEP_MS = 10_000;
 
-export type DataPlane = { database: DatabaseHandle; sql: SqlRunner; keyStore: DalKeyStore; lastUsed: LastUsedRecorder; jobs: JobStore; worker: EchoWorker };
+export type DataPlane = { database: DatabaseHandle; sql: SqlRunner; keyStore: DalKeyStore; lastUsed: LastUsedRecorder; jobs: JobStore; worker: EchoWorker; webhooks: WebhookWorker };
 
 // One per process, shared by every bundle that imports this module (Next.js may load it twice).
 const globalForDataPlane = globalThis as unknown as { keyscopeDataPlane?: Promise<DataPlane> };
@@ -38,6 +40,13 @@ async function openDataPlane(): Promise<DataPlane> {
   const healthCache = commits ? { commits, pollMs: env.DECISION_CACHE_POLL_MS } : undefined;
   const jobs = createJobStore(sql, { maxJobs: env.JOB_QUEUE_MAX_PER_ACCOUNT, maxInputBytes: env.JOB_QUEUE_MAX_BYTES_PER_ACCOUNT }, { healthCache });
   const worker = startEchoWorker(jobs, { pollMs: env.ECHO_WORKER_POLL_MS, delayMs: env.ECHO_WORKER_DELAY_MS });
+  // Sends the webhook outbox, off the request path (SPEC §9).
+  const webhooks = startWebhookWorker(createWebhookOutbox(sql), {
+    pollMs: env.WEBHOOK_POLL_MS,
+    retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+  });
   // No decision cache without `commits` (above): its own changes would wait for the poll.
   const cache = commits ? { maxEntries: env.DECISION_CACHE_MAX_ENTRIES, pollMs: env.DECISION_CACHE_POLL_MS, commits } : undefined;
   // Rate limits: counted here, shared with the other processes on this database by the sync.
@@ -50,11 +59,12 @@ async function openDataPlane(): Promise<DataPlane> {
   setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    recordLifecycleEnds()
+    // Also the "expires within 7 days" and "expired" events, which webhooks receive.
+    Promise.all([recordLifecycleEnds(), recordExpiryEvents()])
       .catch((error: unknown) => console.error(`lifecycle sweep failed: ${error instanceof Error ? error.name : "unknown"}`))
       .finally(() => (sweeping = false));
   }, LIFECYCLE_SWEEP_MS).unref();
-  return { database, sql, keyStore, lastUsed, jobs, worker };
+  return { database, sql, keyStore, lastUsed, jobs, worker, webhooks };
 }
 
 /** The process's data plane: raw prepared SQL, the key store, and the last-used recorder. */

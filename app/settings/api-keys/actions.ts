@@ -8,6 +8,10 @@ import { createScopedApiKey, deleteApiKey, setApiKeyEnabled, updateApiKeyScopes 
 import { verifyAccountPassword } from "@/lib/dal/accounts";
 import type { AuditActor } from "@/lib/dal/audit-log";
 import { elevateApiKey, endElevation, expirePreviousKey, rollApiKey, setApiKeyExpiration } from "@/lib/dal/key-lifecycle";
+import { setApiKeyRestrictions } from "@/lib/dal/key-restrictions";
+import { RATE_WINDOWS } from "@/lib/core/restrictions/rate-limit";
+import { normalizeRestrictions, PER_MESSAGE, RATE_LIMIT_MESSAGE } from "@/lib/core/restrictions/restrictions";
+import { dismissLeakBanner } from "@/lib/dal/leaks";
 import {
   DEFAULT_EXPIRATION,
   ELEVATION_DURATION_IDS,
@@ -48,6 +52,14 @@ const elevateSchema = z.object({
   password: z.string().min(1, { error: "Enter your password." }).max(1024),
 });
 const endElevationSchema = z.object({ keyId, elevationId: z.string().min(1).max(100) });
+// `Restrictions`: the lines are checked by normalizeRestrictions; the cap only bounds the input
+// (100 ranges of at most 49 characters, with room for blank lines and spaces).
+const restrictionsSchema = z.object({
+  keyId,
+  allowedIps: z.string({ error: "Enter one address or range per line." }).max(20_000, { error: "The list is too long: at most 100 addresses or ranges." }),
+  rateLimit: z.number({ error: RATE_LIMIT_MESSAGE }).nullable(),
+  per: z.enum(RATE_WINDOWS, { error: PER_MESSAGE }).nullable(),
+});
 
 function expiryFrom(input: { expiration: z.infer<typeof expirationSchema>["expiration"]; expiresAt?: string | null }, now: Date) {
   return resolveExpiration(input.expiration, input.expiresAt, now);
@@ -150,6 +162,25 @@ export const elevateApiKeyAction = accountAction(elevateSchema, async (account, 
 
 export const endElevationAction = accountAction(endElevationSchema, async (account, input) => {
   const result = await endElevation(account.id, input.keyId, input.elevationId, DASHBOARD);
+  if (!result.ok) return result;
+  refresh(input.keyId);
+  return actionOk(undefined);
+});
+
+/** `Dismiss` on the banner about a leaked key (SPEC §9): the key stays disabled and marked leaked. */
+export const dismissLeakBannerAction = accountAction(deleteSchema, async (account, input) => {
+  const result = await dismissLeakBanner(account.id, input.keyId);
+  if (!result.ok) return result;
+  refresh(input.keyId);
+  return actionOk(undefined);
+});
+
+/** `Save restrictions` (SPEC §9): the allowlist and rate limit as a whole; a bad line or limit saves nothing. */
+export const setApiKeyRestrictionsAction = accountAction(restrictionsSchema, async (account, input): Promise<ActionResult<undefined>> => {
+  // Here first, to put the message on its field; the DAL applies the same rule again.
+  const checked = normalizeRestrictions(input);
+  if (!checked.ok) return { ok: false, code: "BAD_REQUEST", message: checked.message, fieldErrors: { [checked.field]: checked.message } };
+  const result = await setApiKeyRestrictions(account.id, input.keyId, input, DASHBOARD);
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);

@@ -9,6 +9,7 @@ import { DeleteKeyButton } from "./_components/delete-key-button";
 import { EditScopesDialog } from "./_components/edit-scopes-dialog";
 import { KeyEnabledSwitch } from "./_components/key-enabled-switch";
 import { KeyExpiry, Timestamp } from "./key-times";
+import { LeakBanners } from "./leak-banners";
 
 export const metadata: Metadata = { title: "API keys" };
 
@@ -35,6 +36,8 @@ export default async function ApiKeysPage() {
         </div>
         <CreateKeyDialog endpoints={endpointOptions} />
       </div>
+
+      <LeakBanners keys={keys} />
 
       {keys.length === 0 ? (
         <div className="rounded-lg border border-dashed border-zinc-300 bg-white p-8 text-center text-sm text-zinc-600">
@@ -83,6 +86,11 @@ export default async function ApiKeysPage() {
                         Elevated
                       </span>
                     ) : null}
+                    {key.leak ? (
+                      <span className="ml-1 rounded-full bg-red-100 px-2 py-0.5 text-xs font-medium text-red-900" title={key.leak.url || undefined}>
+                        Leaked
+                      </span>
+                    ) : null}
                   </td>
                   <td role="cell" className={`${cell} text-zinc-700`}>
                     <span className={cellLabel}>Created</span>
@@ -97,7 +105,7 @@ export default async function ApiKeysPage() {
                     <KeyExpiry expiresAt={key.expiresAt} now={now} />
                   </td>
                   <td role="cell" className={cell}>
-                    <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} />
+                    <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} leaked={key.leak !== null} />
                   </td>
                   <td role="cell" className={cell}>
                     <div className="flex justify-start gap-1 lg:justify-end [&_button]:whitespace-nowrap">

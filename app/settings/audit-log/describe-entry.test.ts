@@ -2,12 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
 import { describeActor, describeEntry, describeScopeChange, describeScopes } from "./describe-entry";
 
-function entry(event: AuditEvent, name: string | null, type: "api_key" | "endpoint" = "api_key"): AuditLogEntryDto {
+function entry(event: AuditEvent, name: string | null, type: AuditLogEntryDto["target"]["type"] = "api_key"): AuditLogEntryDto {
   return { ...event, id: "1", createdAt: new Date(0), target: { type, id: "x", name }, actor: { type: "dashboard" } };
 }
 
 const none: AuditScopesSnapshot = { graphql: "none", endpointsAll: "none", endpoints: [] };
 const T1 = Date.UTC(2026, 11, 1, 12, 0, 0);
+const leak = { kind: "scoped" as const, secret: "current" as const, url: "https://github.com/o/r/blob/main/.env", source: "commit", type: "keyscope_api_key" };
+const noRestrictions = { allowedIps: null, rateLimit: null, per: null };
 const graphqlElevation = { target: "graphql", targetName: "GraphQL", level: "read_write" as const, reason: "INC-42 hotfix", endsAt: T1 };
 
 describe("describeEntry", () => {
@@ -142,8 +144,96 @@ describe("describeEntry", () => {
       entry({ action: "api_key.elevation_ended", details: { ...graphqlElevation, endedAt: T1, cause: "time" } }, "deploy"),
       "The elevation of key \u201cdeploy\u201d to Read / Write on GraphQL ran out (reason: \u201cINC-42 hotfix\u201d)",
     ],
+    // SPEC §9 events: expiry noticed by the server, webhooks named by their URL's origin.
+    ["key expiring", entry({ action: "api_key.expiring", details: { kind: "scoped", expiresAt: T1 } }, "ci"), "Key \u201cci\u201d expires within 7 days, at 2026-12-01 12:00:00 UTC"],
+    ["legacy key expired", entry({ action: "api_key.expired", details: { kind: "legacy", expiresAt: T1 } }, "old"), "Legacy key \u201cold\u201d expired at 2026-12-01 12:00:00 UTC"],
+    ["webhook added", entry({ action: "webhook.added", details: {} }, "https://hooks.example.com", "webhook"), "Added webhook \u201chttps://hooks.example.com\u201d"],
+    ["webhook deleted", entry({ action: "webhook.deleted", details: { pendingDropped: 0 } }, "https://hooks.example.com", "webhook"), "Deleted webhook \u201chttps://hooks.example.com\u201d"],
+    [
+      "webhook deleted with one pending delivery",
+      entry({ action: "webhook.deleted", details: { pendingDropped: 1 } }, "http://10.0.0.1:8080", "webhook"),
+      "Deleted webhook \u201chttp://10.0.0.1:8080\u201d; 1 undelivered event was dropped",
+    ],
+    [
+      "webhook deleted with pending deliveries",
+      entry({ action: "webhook.deleted", details: { pendingDropped: 3 } }, "https://hooks.example.com", "webhook"),
+      "Deleted webhook \u201chttps://hooks.example.com\u201d; 3 undelivered events were dropped",
+    ],
+    ["a webhook entry this version cannot read", entry({ action: "unknown", details: null }, "https://x.example", "webhook"), "Changed webhook \u201chttps://x.example\u201d"],
+    ["a key entry this version cannot read", entry({ action: "unknown", details: null }, "ci"), "Changed key \u201cci\u201d"],
+    // SPEC §9: a scanner's leak report, as given (never the token).
+    [
+      "key reported leaked and disabled",
+      entry({ action: "api_key.leaked", details: { ...leak, previouslyEnabled: true } }, "ci"),
+      "Key \u201cci\u201d was reported leaked at https://github.com/o/r/blob/main/.env (source: commit; type: keyscope_api_key); the key was disabled",
+    ],
+    [
+      "legacy key reported leaked while already disabled",
+      entry({ action: "api_key.leaked", details: { ...leak, kind: "legacy", previouslyEnabled: false } }, "old"),
+      "Legacy key \u201cold\u201d was reported leaked at https://github.com/o/r/blob/main/.env (source: commit; type: keyscope_api_key); the key was already disabled",
+    ],
+    [
+      "previous secret reported leaked, no url, source or type",
+      entry({ action: "api_key.leaked", details: { ...leak, secret: "previous", url: "", source: "", type: "", previouslyEnabled: true } }, "ci"),
+      "The previous secret of key \u201cci\u201d was reported leaked; the key was disabled",
+    ],
+    [
+      "found by hand",
+      entry({ action: "api_key.leaked", details: { ...leak, url: "", source: "", type: "manual", previouslyEnabled: true } }, "ci"),
+      "Key \u201cci\u201d was reported leaked (type: manual); the key was disabled",
+    ],
+    // SPEC §9: restrictions, before → after, only what changed; single addresses without /32 or /128.
+    [
+      "allowlist and rate limit set on a key that had neither",
+      entry(
+        {
+          action: "api_key.restrictions_changed",
+          details: { before: noRestrictions, after: { allowedIps: ["10.0.0.0/8", "127.0.0.1/32", "2001:db8::1/128"], rateLimit: 100, per: "minute" } },
+        },
+        "ci",
+      ),
+      "Changed restrictions of \u201cci\u201d: allowed IP addresses any \u2192 10.0.0.0/8, 127.0.0.1, 2001:db8::1; rate limit none \u2192 100 requests per minute",
+    ],
+    [
+      "only the rate limit changed",
+      entry(
+        {
+          action: "api_key.restrictions_changed",
+          details: { before: { allowedIps: ["10.0.0.0/8"], rateLimit: 1, per: "second" }, after: { allowedIps: ["10.0.0.0/8"], rateLimit: 1000000, per: "hour" } },
+        },
+        "ci",
+      ),
+      "Changed restrictions of \u201cci\u201d: rate limit 1 request per second \u2192 1,000,000 requests per hour",
+    ],
+    [
+      "both cleared",
+      entry({ action: "api_key.restrictions_changed", details: { before: { allowedIps: ["::/0"], rateLimit: 2, per: "minute" }, after: noRestrictions } }, "ci"),
+      "Changed restrictions of \u201cci\u201d: allowed IP addresses ::/0 \u2192 any; rate limit 2 requests per minute \u2192 none",
+    ],
+    [
+      "only the allowlist changed",
+      entry(
+        {
+          action: "api_key.restrictions_changed",
+          details: { before: { allowedIps: ["10.0.0.1/32"], rateLimit: null, per: null }, after: { allowedIps: ["10.0.0.2/32"], rateLimit: null, per: null } },
+        },
+        "ci",
+      ),
+      "Changed restrictions of \u201cci\u201d: allowed IP addresses 10.0.0.1 \u2192 10.0.0.2",
+    ],
+    [
+      "an entry whose before and after read the same",
+      entry({ action: "api_key.restrictions_changed", details: { before: noRestrictions, after: noRestrictions } }, "ci"),
+      "Changed restrictions of \u201cci\u201d",
+    ],
   ])("%s", (_label, input, expected) => {
     expect(describeEntry(input)).toBe(expected);
+  });
+
+  it("a long allowlist names the first ten ranges and counts the rest", () => {
+    const allowedIps = Array.from({ length: 100 }, (_, i) => `10.0.${i}.0/24`);
+    const text = describeEntry(entry({ action: "api_key.restrictions_changed", details: { before: noRestrictions, after: { ...noRestrictions, allowedIps } } }, "ci"));
+    expect(text).toBe(`Changed restrictions of \u201cci\u201d: allowed IP addresses any \u2192 ${allowedIps.slice(0, 10).join(", ")} and 90 more`);
   });
 
   it("a large import names the first ten keys and counts the rest", () => {
@@ -163,6 +253,7 @@ describe("describeActor", () => {
     ["the legacy import", { type: "cli", command: "keys:import-legacy" }, "via legacy import"],
     ["another command", { type: "cli", command: "keys:rotate" }, "via keys:rotate"],
     ["the server noticing an end", { type: "system" }, "noticed by the server"],
+    ["a secret scanner's leak report", { type: "scanner" }, "via leak report"],
     ["nobody recorded", null, null],
   ])("%s", (_label, actor, expected) => {
     expect(describeActor(actor)).toBe(expected);

@@ -1,6 +1,7 @@
-import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditScopesSnapshot } from "@/lib/dal/audit-log";
+import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditRestrictionsSnapshot, AuditScopesSnapshot } from "@/lib/dal/audit-log";
 import { LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
 import { formatExactTime } from "@/app/settings/api-keys/relative-time";
+import { describeRateLimit, displayRange } from "@/lib/core/restrictions/restrictions";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
 
@@ -43,6 +44,22 @@ export function describeScopeChange(before: AuditScopesSnapshot, after: AuditSco
     const to = row.after ? LEVEL_LABELS[row.after] : INHERITED;
     parts.push(`${row.name}: ${from} \u2192 ${to}`);
   }
+  return parts.join("; ");
+}
+
+/** Only what changed: "allowed IP addresses any → 10.0.0.0/8, 127.0.0.1; rate limit none → 100 requests per minute". */
+export function describeRestrictionsChange(before: AuditRestrictionsSnapshot, after: AuditRestrictionsSnapshot): string {
+  // A list holds up to 100 ranges; the sentence names the first few, as for keys.
+  const shownAddresses = 10;
+  const addresses = (list: string[] | null) => {
+    if (list === null) return "any";
+    const shown = list.slice(0, shownAddresses).map(displayRange).join(", ");
+    return list.length > shownAddresses ? `${shown} and ${list.length - shownAddresses} more` : shown;
+  };
+  const limit = ({ rateLimit, per }: AuditRestrictionsSnapshot) => (rateLimit === null || per === null ? "none" : describeRateLimit({ limit: rateLimit, per }));
+  const parts: string[] = [];
+  if (JSON.stringify(before.allowedIps) !== JSON.stringify(after.allowedIps)) parts.push(`allowed IP addresses ${addresses(before.allowedIps)} \u2192 ${addresses(after.allowedIps)}`);
+  if (limit(before) !== limit(after)) parts.push(`rate limit ${limit(before)} \u2192 ${limit(after)}`);
   return parts.join("; ");
 }
 
@@ -99,10 +116,21 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
       const what = `elevation of key ${quote(name)} to ${LEVEL_LABELS[level]} on ${elevationPlace(event.details)}`;
       return `${cause === "manual" ? `Ended the ${what}` : `The ${what} ran out`} (reason: ${quote(reason)})`;
     }
+    case "api_key.leaked": {
+      const { kind, secret, url, source, type, previouslyEnabled } = event.details;
+      const noun = kind === "legacy" ? "Legacy key" : "Key";
+      const subject = secret === "previous" ? `The previous secret of ${keyNoun(kind)} ${quote(name)}` : `${noun} ${quote(name)}`;
+      const about = [source ? `source: ${source}` : "", type ? `type: ${type}` : ""].filter(Boolean).join("; ");
+      return `${subject} was reported leaked${url ? ` at ${url}` : ""}${about ? ` (${about})` : ""}; ${previouslyEnabled ? "the key was disabled" : "the key was already disabled"}`;
+    }
     case "api_key.enabled":
       return `Enabled ${keyNoun(event.details.kind)} ${quote(name)}`;
     case "api_key.disabled":
       return `Disabled ${keyNoun(event.details.kind)} ${quote(name)}`;
+    case "api_key.restrictions_changed": {
+      const change = describeRestrictionsChange(event.details.before, event.details.after);
+      return change ? `Changed restrictions of ${quote(name)}: ${change}` : `Changed restrictions of ${quote(name)}`;
+    }
     case "api_key.scopes_changed": {
       const change = describeScopeChange(event.details.before, event.details.after);
       return change ? `Changed scopes of ${quote(name)}: ${change}` : `Changed scopes of ${quote(name)}`;
@@ -115,6 +143,20 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
       const levels = keys.length <= MAX_NAMED_KEYS ? keys.map((key) => `${quote(key.name)} (${LEVEL_LABELS[key.permission]})`).join(", ") : quoteList(named);
       return `Imported ${count} legacy ${count === 1 ? "key" : "keys"}: ${levels}`;
     }
+    case "api_key.expiring": {
+      const noun = event.details.kind === "legacy" ? "Legacy key" : "Key";
+      return `${noun} ${quote(name)} expires within 7 days, at ${at(event.details.expiresAt)}`;
+    }
+    case "api_key.expired": {
+      const noun = event.details.kind === "legacy" ? "Legacy key" : "Key";
+      return `${noun} ${quote(name)} expired at ${at(event.details.expiresAt)}`;
+    }
+    case "webhook.added":
+      return `Added webhook ${quote(name)}`;
+    case "webhook.deleted": {
+      const dropped = event.details.pendingDropped;
+      return `Deleted webhook ${quote(name)}${dropped > 0 ? `; ${dropped} undelivered ${dropped === 1 ? "event was" : "events were"} dropped` : ""}`;
+    }
     case "endpoint.created":
       return `Created endpoint ${quote(name)}`;
     case "endpoint.renamed":
@@ -125,7 +167,7 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
       return `Deleted endpoint ${quote(name)}, removing its scope from ${keys.length === 1 ? "key" : "keys"} ${quoteList(keys)}`;
     }
     case "unknown":
-      return `Changed ${targetType === "endpoint" ? "endpoint" : "key"} ${quote(name)}`;
+      return `Changed ${targetType === "api_key" ? "key" : targetType} ${quote(name)}`;
   }
 }
 
@@ -147,6 +189,8 @@ export function describeActor(actor: AuditActorDto | null): string | null {
       return `via ${COMMAND_LABELS[actor.command] ?? actor.command}`;
     case "system":
       return "noticed by the server";
+    case "scanner":
+      return "via leak report";
   }
 }
 

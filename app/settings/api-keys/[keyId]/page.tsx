@@ -5,6 +5,7 @@ import { getApiKey, type ApiKeyDto, type ElevationDto } from "@/lib/dal/api-keys
 import { listEndpoints } from "@/lib/dal/endpoints";
 import { requireAccount } from "@/lib/auth/session";
 import { LEVEL_LABELS } from "@/lib/core/scopes/levels";
+import { describeRateLimit, displayRange } from "@/lib/core/restrictions/restrictions";
 import { noteLifecycleEnds } from "../../record-lifecycle-ends";
 import { EditScopesDialog } from "../_components/edit-scopes-dialog";
 import { KeyEnabledSwitch } from "../_components/key-enabled-switch";
@@ -14,6 +15,7 @@ import { ChangeExpirationDialog } from "./_components/change-expiration-dialog";
 import { ElevateDialog } from "./_components/elevate-dialog";
 import { EndElevationButton } from "./_components/end-elevation-button";
 import { ExpirePreviousButton } from "./_components/expire-previous-button";
+import { RestrictionsDialog } from "./_components/restrictions-dialog";
 import { RollKeyDialog } from "./_components/roll-key-dialog";
 
 export const metadata: Metadata = { title: "API key" };
@@ -78,6 +80,7 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
           {key.elevations.length > 0 ? (
             <span className="rounded-full bg-rose-100 px-2 py-0.5 text-xs font-medium text-rose-900">Elevated</span>
           ) : null}
+          {key.leak ? <span className="rounded-full bg-red-100 px-2 py-0.5 text-xs font-medium text-red-900">Leaked</span> : null}
         </div>
       </div>
 
@@ -96,6 +99,7 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
           access={`GraphQL ${LEVEL_LABELS[key.scopes.graphql]}, all endpoints ${LEVEL_LABELS[key.scopes.endpointsAll]}`}
         />
         <ElevateDialog keyId={key.id} name={key.name} endpoints={endpointOptions} />
+        <RestrictionsDialog key={JSON.stringify(key.restrictions)} keyId={key.id} name={key.name} restrictions={key.restrictions} />
       </div>
 
       <section aria-labelledby="details-heading" className={sectionClass}>
@@ -109,7 +113,7 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
           <dd>{legacy ? "Legacy" : "Scoped"}</dd>
           <dt className="text-zinc-500">Enabled</dt>
           <dd>
-            <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} />
+            <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} leaked={key.leak !== null} />
           </dd>
           <dt className="text-zinc-500">Created</dt>
           <dd>
@@ -139,6 +143,33 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
           ))}
         </ul>
         {legacy ? <p className="mt-2 text-xs text-zinc-500">A legacy key keeps the permission it was imported with; roll it to edit its scopes.</p> : null}
+      </section>
+
+      <section aria-labelledby="restrictions-heading" className={sectionClass}>
+        <h2 id="restrictions-heading" className={headingClass}>
+          Restrictions
+        </h2>
+        <dl className="mt-3 grid grid-cols-[auto_minmax(0,1fr)] gap-x-4 gap-y-2 text-sm">
+          <dt className="text-zinc-500">Allowed IP addresses</dt>
+          <dd>
+            {key.restrictions.allowedIps === null ? (
+              "Any address"
+            ) : key.restrictions.allowedIps.length === 0 ? (
+              // Only a list written outside the dashboard reads as empty; the decision then allows no address.
+              "No address"
+            ) : (
+              <ul aria-label="Allowed IP addresses" className="flex flex-col gap-0.5 font-mono text-xs">
+                {key.restrictions.allowedIps.map((range) => (
+                  <li key={range} className="break-all">
+                    {displayRange(range)}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </dd>
+          <dt className="text-zinc-500">Rate limit</dt>
+          <dd>{key.restrictions.rateLimit ? describeRateLimit(key.restrictions.rateLimit) : "No rate limit"}</dd>
+        </dl>
       </section>
 
       <section aria-labelledby="elevations-heading" className={sectionClass}>
