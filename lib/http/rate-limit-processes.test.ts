@@ -17,6 +17,28 @@ const CONNECTIONS_PER_GATEWAY = 8;
 let gateways: GatewayProcess[] = [];
 let endpoint = "";
 let plaintext = "";
+let keyId = "";
+
+/** Requests from both sides at once for `ms`: what each gateway answered. */
+async function load(ms: number) {
+  const counts = gateways.map(() => ({ allowed: 0, limited: 0, other: 0 }));
+  const until = Date.now() + ms;
+  await Promise.all(
+    gateways.flatMap((gateway, index) =>
+      Array.from({ length: CONNECTIONS_PER_GATEWAY }, async () => {
+        while (Date.now() < until) {
+          const response = await fetch(`${gateway.url}/v2/${endpoint}/health`, { headers: { authorization: `Bearer ${plaintext}` } });
+          await response.arrayBuffer();
+          const count = counts[index]!;
+          if (response.status === 200) count.allowed += 1;
+          else if (response.status === 429) count.limited += 1;
+          else count.other += 1;
+        }
+      }),
+    ),
+  );
+  return counts;
+}
 
 beforeAll(async () => {
   const account = await createAccount(uniqueEmail("rate-processes"), "password-rate-1");
@@ -27,6 +49,7 @@ beforeAll(async () => {
   const key = await createScopedApiKey(account.value.id, { name: "limited", scopes: { graphql: "none", endpointsAll: "read", endpoints: {} } }, { type: "dashboard" });
   if (!key.ok) throw new Error("setup");
   plaintext = key.value.plaintext;
+  keyId = key.value.key.id;
   await (await getDb()).$client.execute({ sql: "UPDATE api_keys SET rate_limit = ?, rate_limit_per = 'hour' WHERE id = ?", args: [LIMIT, key.value.key.id] });
   gateways = await Promise.all([0, 1].map(() => startGatewayProcess({ DATABASE_URL: testDatabaseUrl, LAST_USED_FLUSH_MS: "60000", RATE_LIMIT_SYNC_MS: "100" })));
   // Both have synced more than once: each knows the other is live.
@@ -43,22 +66,7 @@ describe("two processes share a key's rate limit", () => {
     // Not across an hour boundary: the run would span two windows.
     const intoHour = Date.now() % 3_600_000;
     if (intoHour > 3_600_000 - LOAD_MS - 5_000) await new Promise((resolve) => setTimeout(resolve, 3_600_000 - intoHour + 1_000));
-    const counts = gateways.map(() => ({ allowed: 0, limited: 0, other: 0 }));
-    const until = Date.now() + LOAD_MS;
-    await Promise.all(
-      gateways.flatMap((gateway, index) =>
-        Array.from({ length: CONNECTIONS_PER_GATEWAY }, async () => {
-          while (Date.now() < until) {
-            const response = await fetch(`${gateway.url}/v2/${endpoint}/health`, { headers: { authorization: `Bearer ${plaintext}` } });
-            await response.arrayBuffer();
-            const count = counts[index]!;
-            if (response.status === 200) count.allowed += 1;
-            else if (response.status === 429) count.limited += 1;
-            else count.other += 1;
-          }
-        }),
-      ),
-    );
+    const counts = await load(LOAD_MS);
     const allowed = counts.reduce((sum, count) => sum + count.allowed, 0);
     const limited = counts.reduce((sum, count) => sum + count.limited, 0);
     console.log(`rate limit across two processes: limit ${LIMIT}/hour; allowed ${counts.map((c) => c.allowed).join(" + ")} = ${allowed}; refused 429 ${limited}; overshoot ${((allowed / LIMIT - 1) * 100).toFixed(1)} %`);
@@ -71,5 +79,13 @@ describe("two processes share a key's rate limit", () => {
     expect(allowed).toBeGreaterThanOrEqual(LIMIT * 0.9);
     // Both processes admitted part of it: the budget is shared, not held by the first to ask.
     expect(Math.min(...counts.map((count) => count.allowed))).toBeGreaterThan(LIMIT * 0.1);
+  }, 60_000);
+
+  it("a limit far above the load never refuses, however the requests fall between the processes", async () => {
+    await (await getDb()).$client.execute({ sql: "UPDATE api_keys SET rate_limit = 1000000, rate_limit_per = 'second' WHERE id = ?", args: [keyId] });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // both have seen the change
+    const counts = await load(2_000);
+    console.log(`generous limit across two processes: allowed ${counts.map((c) => c.allowed).join(" + ")}, refused ${counts.map((c) => c.limited).join(" + ")}`);
+    expect(counts.every((count) => count.limited === 0 && count.other === 0 && count.allowed > 0)).toBe(true);
   }, 60_000);
 });

@@ -83,10 +83,17 @@ export function compileAllowlist(ranges: readonly string[]): AddressMatcher {
       return []; // stored lists are written by parseAllowlist; anything else allows nothing
     }
   });
+  // Clients repeat: each address's answer is kept (bounded), so a request costs one map lookup.
+  const answers = new Map<string, boolean>();
   return (clientAddress) => {
-    const address = clientAddress === null ? null : parseClientAddress(clientAddress);
-    if (!address) return false;
-    return parsed.some(({ address: network, prefix }) => network.kind() === address.kind() && address.match(network, prefix));
+    if (clientAddress === null) return false;
+    const known = answers.get(clientAddress);
+    if (known !== undefined) return known;
+    const address = parseClientAddress(clientAddress);
+    const allowed = address !== null && parsed.some(({ address: network, prefix }) => network.kind() === address.kind() && address.match(network, prefix));
+    if (answers.size >= 1_024) answers.clear();
+    answers.set(clientAddress, allowed);
+    return allowed;
   };
 }
 

@@ -51,16 +51,20 @@ describe("allocate", () => {
     expect(allocate({ limit: 100, used: 10, demand: 2, held: 100, othersHold: 0, othersUsed: 0, live: 1 })).toBe(100);
   });
   it("never below what was used, never above what the others leave", () => {
-    expect(allocate({ limit: 100, used: 60, demand: 50, held: 60, othersHold: 70, othersUsed: 0, live: 2 })).toBe(60);
-    expect(allocate({ limit: 100, used: 0, demand: 500, held: 0, othersHold: 70, othersUsed: 0, live: 2 })).toBe(30);
+    expect(allocate({ limit: 100, used: 60, demand: 50, held: 60, othersHold: 70, othersUsed: 40, live: 2 })).toBe(60);
+    expect(allocate({ limit: 100, used: 0, demand: 500, held: 0, othersHold: 70, othersUsed: 40, live: 2 })).toBe(30);
   });
-  it("asks for its demand, up to its 1/live part of what nobody has used", () => {
-    expect(allocate({ limit: 100, used: 10, demand: 4, held: 10, othersHold: 0, othersUsed: 0, live: 2 })).toBe(14);
-    expect(allocate({ limit: 100, used: 10, demand: 400, held: 10, othersHold: 0, othersUsed: 30, live: 2 })).toBe(40);
+  it("takes the larger of its demand and its 1/live part of what nobody has used", () => {
+    // A quiet process still holds its part, so a generous limit never refuses early.
+    expect(allocate({ limit: 100, used: 10, demand: 4, held: 10, othersHold: 0, othersUsed: 0, live: 2 })).toBe(55);
+    expect(allocate({ limit: 1_000_000, used: 5_000, demand: 3_000, held: 8_000, othersHold: 400_000, othersUsed: 1_000, live: 2 })).toBe(502_000);
+    // A busy one asks for its demand, within what the others leave.
+    expect(allocate({ limit: 100, used: 10, demand: 400, held: 10, othersHold: 30, othersUsed: 30, live: 2 })).toBe(70);
   });
   it("keeps what it may have admitted while the sync was in flight: the lower of what it held and used + demand", () => {
-    expect(allocate({ limit: 100, used: 10, demand: 40, held: 30, othersHold: 50, othersUsed: 60, live: 2 })).toBe(30);
-    expect(allocate({ limit: 100, used: 10, demand: 4, held: 30, othersHold: 50, othersUsed: 60, live: 2 })).toBe(14);
+    expect(allocate({ limit: 100, used: 10, demand: 40, held: 30, othersHold: 70, othersUsed: 70, live: 2 })).toBe(30);
+    // …and gives back the rest: 10 used, room for its part (10) of the 20 nobody has used.
+    expect(allocate({ limit: 100, used: 10, demand: 4, held: 30, othersHold: 70, othersUsed: 70, live: 2 })).toBe(20);
   });
   it("base shares", () => {
     expect([baseShare(10, 1), baseShare(10, 3), baseShare(1, 2), baseShare(7, 0)]).toEqual([10, 3, 0, 7]);

@@ -9,8 +9,8 @@
 // that has no allowance recorded yet for a window admits its base share, floor(limit / live
 // processes), which every other process counts as held by it. Allowances move in a write
 // transaction each process runs every sync interval: it asks for room for what it admitted in the
-// last interval (twice over), out of what the others do not hold, and gives back what it does not
-// use. So the budget is exact across processes in steady state; the README states the bound that
+// last interval (twice over) or its part of what is unused, whichever is more, out of what the
+// others do not hold, and gives back what it does not use. So the budget is exact across processes in steady state; the README states the bound that
 // holds while the set of processes changes.
 
 export const RATE_WINDOWS = ["second", "minute", "hour"] as const;
@@ -70,11 +70,11 @@ export type SlotShare = { keyId: string; per: RateWindow; start: number; allowan
 
 /**
  * The allowance a process takes for one key and window, inside the sync's transaction: room for
- * `demand` more requests beyond what it has used, but no more than its 1/`live` part of what no
- * process has used yet (so busy processes share a key fairly), and never more than the limit
- * minus what the others hold. Never less than it has used, nor than what it may have admitted
- * while this sync was in flight: the lower of what it `held` and `used + demand` (which the others
- * could not take, since they counted it as held).
+ * the larger of its recent `demand` and its 1/`live` part of what no process has used yet (so a
+ * generous limit never refuses early, and busy processes split a tight one), never more than the
+ * limit minus what the others hold. Never less than it has used, nor than what it may have
+ * admitted while this sync was in flight: the lower of what it `held` and `used + demand` (which
+ * the others could not take, since they counted it as held).
  */
 export function allocate(input: { limit: number; used: number; demand: number; held: number; othersHold: number; othersUsed: number; live: number }): number {
   const free = Math.max(0, input.limit - input.othersHold);
@@ -83,7 +83,7 @@ export function allocate(input: { limit: number; used: number; demand: number; h
   if (input.live <= 1) return Math.max(input.used, inFlight, free);
   const unused = Math.max(0, input.limit - input.othersUsed - input.used);
   const fair = Math.ceil(unused / input.live);
-  return Math.max(input.used, inFlight, Math.min(free, input.used + Math.min(Math.max(1, input.demand), fair)));
+  return Math.max(input.used, inFlight, Math.min(free, input.used + Math.max(1, input.demand, fair)));
 }
 
 /** The base share of each of `live` processes: what one may admit before it has synced. */
