@@ -106,7 +106,16 @@ export function startRateLimitSync(limiter: ShareLimiter, options: { intervalMs:
       .finally(() => (running = undefined));
     return running;
   };
-  const timer = setInterval(() => void syncNow(), options.intervalMs);
+  // With no limited key in use here, a sync only says this process is live: every few intervals
+  // is enough for that (well inside LIVE_FOR_MS), and spares a write transaction per interval.
+  let lastSync = 0;
+  const heartbeatMs = Math.min(LIVE_FOR_MS / 3, options.intervalMs * 4);
+  const timer = setInterval(() => {
+    const at = now();
+    if (!limiter.counting && at - lastSync < heartbeatMs) return;
+    lastSync = at;
+    void syncNow();
+  }, options.intervalMs);
   timer.unref();
   return { processId, syncNow, stop: () => clearInterval(timer) };
 }

@@ -95,6 +95,11 @@ export class ShareLimiter {
   readonly #slots = new Map<string, Slot>();
   #live = 1;
 
+  /** Whether any key's window is being counted here (the sync has something to share). */
+  get counting(): boolean {
+    return this.#slots.size > 0;
+  }
+
   /** How many processes serve this database, as the last sync saw (this one included). */
   get liveProcesses(): number {
     return this.#live;
@@ -159,7 +164,11 @@ export class ShareLimiter {
         this.#slots.delete(id);
         continue;
       }
-      const demand = 2 * Math.max(1, slot.sinceSync);
+      // Twice the last interval's requests, or this process's part of what is unused if that is
+      // more: the floor of what the sync will grant (and so the cap while it is in flight), which
+      // must not pinch a process whose sync is slow when the budget is far from used up.
+      const unused = Math.max(0, slot.rule.limit - slot.used - slot.othersUsed);
+      const demand = Math.max(2 * Math.max(1, slot.sinceSync), Math.ceil(unused / this.#live));
       slot.sinceSync = 0;
       const current: SlotReport = { keyId: slot.keyId, rule: slot.rule, start: slot.start, used: slot.used, demand, allowance: slot.allowance };
       slot.inflightCap = Math.min(heldBy(current, this.#live), slot.used + demand);

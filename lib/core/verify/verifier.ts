@@ -83,6 +83,11 @@ export function readBearerToken(header: string | null | undefined): string | nul
   return match?.[1] ?? null;
 }
 
+/** A refusal of a known key, with where it stands against its rate limit when it has one. */
+function refuse(key: StoredKey, code: Exclude<DenialCode, "INSUFFICIENT_SCOPE">, store: KeyStore, at: number): Decision {
+  return key.rateRule ? { ok: false, code, keyId: key.id, rateLimit: store.rateLimit(key.id, key.rateRule, at, false) } : { ok: false, code, keyId: key.id };
+}
+
 /** The key's level for what the request needs: its own, raised by any elevation in force at `at`. */
 export function grantedLevel(key: StoredKey, requirement: Requirement, at: number): AccessLevel {
   let granted: AccessLevel;
@@ -118,14 +123,12 @@ export async function decide(presented: string | null, requirement: Requirement,
   const graceOpen = key.previousValidUntil !== null && at < key.previousValidUntil;
   if (key.presentedPrevious && !graceOpen) return UNAUTHENTICATED;
   // From here on the key is known: every answer says where it stands against its limit.
-  const refuse = (code: Exclude<DenialCode, "INSUFFICIENT_SCOPE">): Decision =>
-    key.rateRule ? { ok: false, code, keyId: key.id, rateLimit: store.rateLimit(key.id, key.rateRule, at, false) } : { ok: false, code, keyId: key.id };
-  if (!key.enabled) return refuse("KEY_DISABLED");
-  if (key.expiresAt !== null && at >= key.expiresAt) return refuse("KEY_EXPIRED");
+  if (!key.enabled) return refuse(key, "KEY_DISABLED", store, at);
+  if (key.expiresAt !== null && at >= key.expiresAt) return refuse(key, "KEY_EXPIRED", store, at);
   // A key with an allowlist and no known client address (the verify API without "ip") is refused.
-  if (key.allowedAddresses !== null && !key.allowedAddresses(context.clientAddress ?? null)) return refuse("IP_NOT_ALLOWED");
+  if (key.allowedAddresses !== null && !key.allowedAddresses(context.clientAddress ?? null)) return refuse(key, "IP_NOT_ALLOWED", store, at);
   // Another account's endpoint, or none at all: the same answer, so ids cannot be probed.
-  if (requirement.resource === "endpoint" && key.endpointName === null) return refuse("NOT_FOUND");
+  if (requirement.resource === "endpoint" && key.endpointName === null) return refuse(key, "NOT_FOUND", store, at);
   const granted = grantedLevel(key, requirement, at);
   if (!levelAllows(granted, requirement.access)) {
     const denial: Decision = { ok: false, code: "INSUFFICIENT_SCOPE", keyId: key.id, required: requirement, granted, endpointName: key.endpointName };
