@@ -33,15 +33,23 @@ describe("client components call server actions through useActionCall", () => {
     ]));
   });
 
+  it("ConfirmedActionButton, which runs the actions a confirmation guards, calls them through useActionCall", () => {
+    const text = readFileSync(path.join(ROOT, "components/confirmed-action-button.tsx"), "utf8");
+    expect(text).toMatch(/import \{ useActionCall \} from "\.\/use-action-call"/);
+    expect(text).toMatch(/await action\.call\(run\)/);
+  });
+
   it.each(callers.map(({ file, text }) => [file, text]))("%s", (_file, text) => {
-    expect(text).toMatch(/import \{ useActionCall \} from "@\/components\/use-action-call"/);
+    const confirmed = /import \{ ConfirmedActionButton \} from "@\/components\/confirmed-action-button"/.test(text);
+    if (!confirmed) expect(text).toMatch(/import \{ useActionCall \} from "@\/components\/use-action-call"/);
     // Another path to the same actions: its own error handling, its own pending state.
     expect(text).not.toMatch(/\buseMutation\b|\buseActionState\b|\buseTransition\b|\buseFormStatus\b/);
     // Every call of an imported action is inside action.call(() => …).
     const imported = [...text.matchAll(/import \{([^}]*)\} from "[^"]*\/actions"/g)].flatMap((match) => match[1]!.split(",").map((name) => name.trim()).filter(Boolean));
     for (const name of imported) {
       const calls = text.split(`${name}(`).length - 1;
-      const wrapped = text.split(`.call(() => ${name}(`).length - 1;
+      // …or handed to ConfirmedActionButton as its `run`, which calls it that way.
+      const wrapped = text.split(`.call(() => ${name}(`).length - 1 + (confirmed ? text.split(`run={() => ${name}(`).length - 1 : 0);
       expect({ name, calls }).toEqual({ name, calls: wrapped });
     }
   });

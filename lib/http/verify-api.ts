@@ -1,7 +1,7 @@
-import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { getDataPlane } from "@/lib/server/data-plane";
 import { REQUIRED_LEVELS } from "@/lib/core/scopes/levels";
+import { isClientAddress } from "@/lib/core/restrictions/addresses";
 import { decide, type Requirement } from "@/lib/core/verify/verifier";
 import { apiErrorReply, jsonReply, unavailableReply, withRateLimit, type ApiReply } from "./api-error";
 import { fetchHandler, type ApiRequest } from "./api-transport";
@@ -12,7 +12,8 @@ const MAX_BODY_BYTES = 16_384;
 const ip = z
   .string()
   .max(64)
-  .refine((value) => ipaddr.isValid(value), { message: "ip must be an IPv4 or IPv6 address" })
+  // The allowlist's own parser: an address it could not read is a bad request, not a mismatch.
+  .refine(isClientAddress, { message: "ip must be an IPv4 or IPv6 address" })
   .optional();
 
 const bodySchema = z.discriminatedUnion("resource", [

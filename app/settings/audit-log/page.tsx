@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { buttonClass } from "@/components/ui/button";
+import { Pager, pageFrom } from "@/components/ui/pager";
 import { AUDIT_LOG_PAGE_SIZE, listAuditLog, type AuditLogEntryDto } from "@/lib/dal/audit-log";
 import { requireAccount } from "@/lib/auth/session";
 import { formatExactTime, formatRelativeTime } from "../api-keys/relative-time";
@@ -10,14 +10,6 @@ import { describeActor, describeEntry, describeScopes } from "./describe-entry";
 export const metadata: Metadata = { title: "Audit log" };
 
 const PATH = "/settings/audit-log";
-
-/** `?page=N` for N ≥ 1; anything else (missing, junk, absurdly large) reads as the first page. */
-function pageFrom(value: string | string[] | undefined): number {
-  const raw = Array.isArray(value) ? value[0] : value;
-  return raw && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : 1;
-}
-
-const hrefOf = (page: number) => (page <= 1 ? PATH : `${PATH}?page=${page}`);
 
 function EntryItem({ entry, now }: { entry: AuditLogEntryDto; now: Date }) {
   const actor = describeActor(entry.actor);
@@ -44,21 +36,6 @@ function EntryItem({ entry, now }: { entry: AuditLogEntryDto; now: Date }) {
         {actor ? <span className="break-all text-zinc-400">{actor}</span> : null}
       </div>
     </li>
-  );
-}
-
-function PageLink({ page, label, enabled }: { page: number; label: string; enabled: boolean }) {
-  if (!enabled) {
-    return (
-      <span aria-disabled="true" className={buttonClass("secondary", "cursor-not-allowed text-zinc-400")}>
-        {label}
-      </span>
-    );
-  }
-  return (
-    <Link href={hrefOf(page)} className={buttonClass("secondary")}>
-      {label}
-    </Link>
   );
 }
 
@@ -106,15 +83,7 @@ export default async function AuditLogPage({ searchParams }: { searchParams: Pro
         </>
       )}
 
-      {page > 1 || hasNext ? (
-        <nav aria-label="Audit log pages" className="flex items-center justify-between gap-2">
-          <PageLink page={Math.min(page - 1, lastPage)} label="Newer" enabled={page > 1} />
-          <span className="text-xs text-zinc-500">
-            Page {page} of {lastPage}
-          </span>
-          <PageLink page={page + 1} label="Older" enabled={hasNext} />
-        </nav>
-      ) : null}
+      <Pager path={PATH} label="Audit log pages" page={page} lastPage={lastPage} hasNext={hasNext} />
     </section>
   );
 }

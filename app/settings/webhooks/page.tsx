@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { buttonClass } from "@/components/ui/button";
+import { Pager, pageFrom } from "@/components/ui/pager";
 import { requireAccount } from "@/lib/auth/session";
 import { DELIVERIES_PAGE_SIZE, listDeliveries, listWebhooks, type DeliveryStatus, type WebhookDeliveryDto } from "@/lib/dal/webhooks";
 import { Timestamp } from "../api-keys/key-times";
@@ -13,14 +13,6 @@ import { RefreshWhilePending } from "./_components/refresh-while-pending";
 export const metadata: Metadata = { title: "Webhooks" };
 
 const PATH = "/settings/webhooks";
-
-/** `?page=N` for N ≥ 1; anything else reads as the first page. */
-function pageFrom(value: string | string[] | undefined): number {
-  const raw = Array.isArray(value) ? value[0] : value;
-  return raw && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : 1;
-}
-
-const hrefOf = (page: number) => (page <= 1 ? PATH : `${PATH}?page=${page}`);
 
 const STATUS: Record<DeliveryStatus, { label: string; className: string }> = {
   pending: { label: "Pending", className: "bg-amber-100 text-amber-900" },
@@ -78,21 +70,6 @@ function DeliveryRow({ delivery, now }: { delivery: WebhookDeliveryDto; now: Dat
         <Timestamp date={delivery.createdAt} now={now} />
       </td>
     </tr>
-  );
-}
-
-function PageLink({ page, label, enabled }: { page: number; label: string; enabled: boolean }) {
-  if (!enabled) {
-    return (
-      <span aria-disabled="true" className={buttonClass("secondary", "cursor-not-allowed text-zinc-400")}>
-        {label}
-      </span>
-    );
-  }
-  return (
-    <Link href={hrefOf(page)} className={buttonClass("secondary")}>
-      {label}
-    </Link>
   );
 }
 
@@ -171,15 +148,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Pro
             </table>
           </div>
         )}
-        {page > 1 || hasNext ? (
-          <nav aria-label="Delivery pages" className="flex items-center justify-between gap-2">
-            <PageLink page={Math.min(page - 1, lastPage)} label="Newer" enabled={page > 1} />
-            <span className="text-xs text-zinc-500">
-              Page {page} of {lastPage}
-            </span>
-            <PageLink page={page + 1} label="Older" enabled={hasNext} />
-          </nav>
-        ) : null}
+        <Pager path={PATH} label="Delivery pages" page={page} lastPage={lastPage} hasNext={hasNext} />
       </div>
     </section>
   );

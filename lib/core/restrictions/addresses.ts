@@ -97,6 +97,11 @@ export function compileAllowlist(ranges: readonly string[]): AddressMatcher {
   };
 }
 
+/** Whether `text` is one client address as the allowlist reads it (the verify API's `"ip"`). */
+export function isClientAddress(text: string): boolean {
+  return parseClientAddress(text) !== null;
+}
+
 /**
  * A client address as a socket, a trusted proxy or the verify API's `"ip"` spells it: brackets and
  * a zone (`fe80::1%eth0`) dropped, the rest read as strictly as the list. Not `ipaddr.process`,

@@ -1,7 +1,7 @@
 "use client";
 
 import { Field } from "@/components/ui/field";
-import { SelectField } from "@/components/ui/select-field";
+import { SelectField } from "@/components/ui/field";
 import { DEFAULT_EXPIRATION, EXPIRATION_CHOICES, MIN_CUSTOM_AHEAD_MS, type ExpirationChoice } from "@/lib/core/lifecycle/choices";
 
 /** The form's state: a choice, and for `Custom` the date and time as the browser's input holds it (local, no zone). */

@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { FormFooter } from "@/components/ui/form-footer";
-import { ConfirmDialog } from "@/components/ui/confirm-dialog";
+import { ConfirmedActionButton } from "@/components/confirmed-action-button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
@@ -42,32 +42,14 @@ function RenameEndpointDialog({ endpointId, name }: { endpointId: string; name: 
 }
 
 function DeleteEndpointButton({ endpointId, name }: { endpointId: string; name: string }) {
-  const [open, setOpen] = useState(false);
-  const action = useActionCall();
-
-  async function confirm() {
-    if (await action.call(() => deleteEndpointAction({ endpointId }))) setOpen(false);
-  }
-
   return (
-    <>
-      <Button variant="ghost" className="text-red-700" onClick={() => setOpen(true)}>
-        Delete
-      </Button>
-      <ConfirmDialog
-        open={open}
-        onOpenChange={(next) => {
-          setOpen(next);
-          action.reset();
-        }}
-        title={`Delete ${name}?`}
-        description={<p>Calls to this endpoint will fail, and every key&apos;s setting for it is removed. This cannot be undone.</p>}
-        confirmLabel="Delete endpoint"
-        onConfirm={confirm}
-        pending={action.pending}
-        error={action.error}
-      />
-    </>
+    <ConfirmedActionButton
+      label="Delete"
+      title={`Delete ${name}?`}
+      description={<p>Calls to this endpoint will fail, and every key&apos;s setting for it is removed. This cannot be undone.</p>}
+      confirmLabel="Delete endpoint"
+      run={() => deleteEndpointAction({ endpointId })}
+    />
   );
 }
 

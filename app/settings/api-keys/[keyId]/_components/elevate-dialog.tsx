@@ -6,7 +6,7 @@ import { Button } from "@/components/ui/button";
 import { FormFooter } from "@/components/ui/form-footer";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
-import { SelectField } from "@/components/ui/select-field";
+import { SelectField } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
 import { ELEVATION_DURATIONS, type ElevationDuration } from "@/lib/core/lifecycle/choices";
 import { LEVEL_LABELS, REQUIRED_LEVELS, type RequiredLevel } from "@/lib/core/scopes/levels";

@@ -6,7 +6,7 @@ import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { Field } from "@/components/ui/field";
 import { FormFooter } from "@/components/ui/form-footer";
-import { SelectField } from "@/components/ui/select-field";
+import { SelectField } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
 import { RATE_WINDOWS, type RateWindow } from "@/lib/core/restrictions/rate-limit";
 import { displayRange, RATE_LIMIT_MESSAGE, type Restrictions } from "@/lib/core/restrictions/restrictions";

@@ -4,7 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
-import { SelectField } from "@/components/ui/select-field";
+import { SelectField } from "@/components/ui/field";
 import { useActionCall } from "@/components/use-action-call";
 import { GRACE_CHOICES, type GraceChoice } from "@/lib/core/lifecycle/choices";
 import { rollApiKeyAction } from "../../actions";
