@@ -172,6 +172,9 @@ test("the Restrictions form works with the keyboard alone and fits a phone-sized
 
 // What the API answers (SPEC §9): the Next app made the change, so it applies from the answer on.
 test.describe("restrictions on the endpoint API", () => {
+  // Sign-up, an endpoint, a key and four saves through the dialog: on a loaded CI machine that is
+  // close to the default 30 s (one run timed out opening the fourth dialog), so these get 90 s.
+  test.describe.configure({ timeout: 90_000 });
   type Answer = { status: number; code: string; headers: Headers };
 
   async function health(baseURL: string, key: string, endpointId: string): Promise<Answer> {
