@@ -652,6 +652,11 @@ describe("while another process holds the database's write lock", () => {
 
   it("after the other process commits, writes work again", async () => {
     holder.exec("COMMIT");
+    // This process's background writers (rate-limit heartbeat, last-used flush) may be queued on
+    // the lock that was just released; with this file's 250 ms busy timeout a write that queues
+    // behind them can run out of time. Once they have gone, a request's write must work.
+    const { database } = await getDataPlane();
+    await expect.poll(() => database.writesWaiting, { timeout: 5_000 }).toBe(0);
     expect((await post(`/v2/${endpoint}/run`, key, { input: 1 })).status).toBe(200);
     await quiesce();
   });
