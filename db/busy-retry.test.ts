@@ -7,7 +7,7 @@ import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, deleteApiKey, getApiKey, listApiKeys, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
 import { createEndpoint, listEndpoints } from "@/lib/dal/endpoints";
 import { createKeyStore } from "@/lib/dal/key-store";
-import { createLastUsedRecorder } from "@/lib/dal/last-used";
+import { createUsageRecorder } from "@/lib/dal/usage-recorder";
 import { holdWriteLock, watchEventLoop, type LockHolder } from "@/testing/lock-holder";
 import { hashKey } from "@/lib/core/keys/hash";
 import { decide } from "@/lib/core/verify/verifier";
@@ -117,7 +117,7 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
   it("verification answers at once, from committed data", async () => {
     const holder = await lockDatabase();
     try {
-      const store = createKeyStore(runner, createLastUsedRecorder(runner));
+      const store = createKeyStore(runner, createUsageRecorder(runner));
       const requirement = { resource: "endpoint", endpointId, access: "read_write" } as const;
       const { value, ms } = await timed(() => decide(plaintext, requirement, store));
       expect(value).toMatchObject({ ok: true, code: "VALID", keyId });
@@ -157,7 +157,7 @@ describe("while another process holds the write lock", { retry: 1 }, () => {
   it("a burst of waiting writes all give up at their deadline, and reads keep answering meanwhile", async () => {
     const holder = await lockDatabase();
     try {
-      const store = createKeyStore(runner, createLastUsedRecorder(runner));
+      const store = createKeyStore(runner, createUsageRecorder(runner));
       const requirement = { resource: "endpoint", endpointId, access: "read" } as const;
       const readTimes: number[] = [];
       const run = await watchEventLoop(async () => {
@@ -243,7 +243,7 @@ describe("after the lock is released", () => {
     }
     thirdConnectionWrites();
     // The holder's uncommitted change was rolled back; the key still verifies.
-    const store = createKeyStore(runner, createLastUsedRecorder(runner));
+    const store = createKeyStore(runner, createUsageRecorder(runner));
     expect(await decide(plaintext, { resource: "graphql", access: "read" }, store)).toMatchObject({ ok: true });
     expect(await setApiKeyEnabled(accountId, keyId, true, { type: "dashboard" })).toMatchObject({ ok: true });
     thirdConnectionWrites();
@@ -254,7 +254,7 @@ describe("after the lock is released", () => {
     expect(isDatabaseUnavailable(await updateApiKeyScopes(accountId, keyId, scopes, { type: "dashboard" }).catch((error: unknown) => error))).toBe(true);
     await holder.release("commit"); // the holder disabled the key
     expect(await getApiKey(accountId, keyId)).toMatchObject({ enabled: false });
-    const store = createKeyStore(runner, createLastUsedRecorder(runner));
+    const store = createKeyStore(runner, createUsageRecorder(runner));
     expect(await decide(plaintext, { resource: "graphql", access: "read" }, store)).toMatchObject({ ok: false, code: "KEY_DISABLED" });
     expect(await setApiKeyEnabled(accountId, keyId, true, { type: "dashboard" })).toMatchObject({ ok: true, value: { enabled: true } });
     thirdConnectionWrites();

@@ -9,7 +9,7 @@ import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, listApiKeys, setApiKeyEnabled } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import { createJobStore, type JobStore } from "@/lib/dal/jobs";
-import { createLastUsedRecorder } from "@/lib/dal/last-used";
+import { createUsageRecorder } from "@/lib/dal/usage-recorder";
 import { holdWriteLock } from "@/testing/lock-holder";
 import { BusyRetryClient } from "./busy-retry";
 import { UngatedClient } from "./client";
@@ -253,7 +253,7 @@ describe("handle.onCommittedWrite", () => {
     [
       "prepared: a last-used flush",
       async () => {
-        const recorder = createLastUsedRecorder(handle.sql);
+        const recorder = createUsageRecorder(handle.sql);
         recorder.record(keyId, Date.now());
         await recorder.flush();
       },

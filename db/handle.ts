@@ -9,7 +9,7 @@ import { diskFileOf } from "./url";
 import { WriteQueue } from "./write-queue";
 
 export type { Database } from "./client";
-export type { SqlRunner } from "./sql-runner";
+export type { BatchStatement, SqlRunner } from "./sql-runner";
 
 /**
  * The database of one process, and everything that touches it: the connections (on a file,

@@ -18,7 +18,13 @@ export interface SqlRunner {
   run(sql: string, args: InValue[]): Promise<number>;
   /** Synchronous write for process exit, where no promise will settle; null when not possible. */
   runAtExit(sql: string, args: InValue[]): number | null;
+  /** Several writes in one transaction: all commit or none do. Returns each one's rows changed. */
+  batch(statements: readonly BatchStatement[]): Promise<number[]>;
+  /** As `batch`, synchronously, for process exit; null when not possible. */
+  batchAtExit(statements: readonly BatchStatement[]): number[] | null;
 }
+
+export type BatchStatement = { sql: string; args: InValue[] };
 
 /**
  * Per attempt, on the native connection. Tiny: a write trying the lock blocks the event loop for
@@ -83,6 +89,7 @@ export function openFileSqlRunner(path: string, options: { writes: WriteQueue; o
     // In turn with every other write of the process, drizzle's included.
     return mapUnavailable(() => writes.run((deadline) => retryWhileBusy(deadline, () => inWriteTransaction(() => work(prepared(entry, sql))))));
   }
+  const runAll = (statements: readonly BatchStatement[]) => statements.map(({ sql, args }) => prepared(entryOf(sql), sql).run(...args).changes);
   return {
     get: <T>(sql: string, args: InValue[]) => exec(sql, (statement) => statement.get(...args) as T | undefined),
     all: <T>(sql: string, args: InValue[]) => exec(sql, (statement) => statement.all(...args) as T[]),
@@ -91,6 +98,21 @@ export function openFileSqlRunner(path: string, options: { writes: WriteQueue; o
       const changes = prepared(entryOf(sql), sql).run(...args).changes;
       onCommit();
       return changes;
+    },
+    batch: (statements) =>
+      mapUnavailable(() => writes.run((deadline) => retryWhileBusy(deadline, () => inWriteTransaction(() => runAll(statements))))),
+    batchAtExit: (statements) => {
+      // The process is leaving and no promise will settle: wait for another process's write lock
+      // here, synchronously, for up to a second.
+      const deadline = Date.now() + 1_000;
+      for (;;) {
+        try {
+          return inWriteTransaction(() => runAll(statements));
+        } catch (error) {
+          if (!isBusyError(error) || Date.now() >= deadline) throw error;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ATTEMPT_TIMEOUT_MS);
+        }
+      }
     },
     close: () => db.close(),
   };
@@ -106,5 +128,7 @@ export function clientSqlRunner(client: Client): SqlRunner {
     all: async <T>(sql: string, args: InValue[]) => (await client.execute({ sql, args })).rows as unknown as T[],
     run: async (sql, args) => (await client.execute({ sql, args })).rowsAffected,
     runAtExit: () => null,
+    batch: async (statements) => (await client.batch(statements.map(({ sql, args }) => ({ sql, args })), "write")).map((result) => result.rowsAffected),
+    batchAtExit: () => null,
   };
 }

@@ -235,11 +235,16 @@ describe("kill -9 during key creations, scope edits and API writes", () => {
 });
 
 describe("SIGTERM during load", () => {
-  it("flushes every last-used date before the process ends", { timeout: 60_000 }, async () => {
+  it("flushes every last-used date and usage count before the process ends", { timeout: 60_000 }, async () => {
     const keys = await newReadKeys("sigterm", 20);
-    // No timer flush during the test: only the shutdown can write these dates.
+    // No timer flush during the test: only the shutdown can write these dates and counts.
     const gateway = await startGateway(PORTS.sigterm, serverEnv({ LAST_USED_FLUSH_MS: "60000" }));
     const lastAllowed = new Map<string, number>();
+    // Per key: requests answered (each one decided, so counted), and requests that got no answer
+    // (the server went away during them: perhaps decided and counted, perhaps not).
+    const answered = new Map<string, number>();
+    const unanswered = new Map<string, number>();
+    const add = (map: Map<string, number>, id: string) => map.set(id, (map.get(id) ?? 0) + 1);
     let requests = 0;
     let loading = true;
     const load = Array.from({ length: 8 }, async (_, worker) => {
@@ -254,8 +259,12 @@ describe("SIGTERM during load", () => {
           });
           const body = (await response.json()) as { valid?: boolean };
           requests += 1;
-          if (body.valid) lastAllowed.set(key.id, Math.max(lastAllowed.get(key.id) ?? 0, started));
-        } catch {
+          if (!body.valid) throw new Error(`verify answered ${JSON.stringify(body)}`);
+          add(answered, key.id);
+          lastAllowed.set(key.id, Math.max(lastAllowed.get(key.id) ?? 0, started));
+        } catch (error) {
+          if ((error as Error).message.startsWith("verify answered")) throw error;
+          add(unanswered, key.id);
           await sleep(5); // refused: the server is shutting down
         }
       }
@@ -269,26 +278,59 @@ describe("SIGTERM during load", () => {
 
     const db = openDirect();
     let lost = 0;
+    let countsLost = 0;
+    let countedUnanswered = 0;
+    let counted = 0;
     try {
       for (const key of keys) {
         const row = db.prepare("SELECT last_used_at AS at FROM api_keys WHERE id = ?").get(key.id) as { at: number | null };
         const allowed = lastAllowed.get(key.id);
         if (allowed === undefined) continue;
         if (row.at === null || row.at < allowed) lost += 1;
+        // SPEC §10: every answered request is in the key's usage, under what it asked and got;
+        // beyond those, at most the ones cut off by the shutdown.
+        const usage = db.prepare("SELECT resource, via, access, code, sum(count) AS n FROM api_key_usage_hourly WHERE key_id = ? GROUP BY 1, 2, 3, 4").all(key.id) as {
+          resource: string;
+          via: string;
+          access: string;
+          code: string;
+          n: number;
+        }[];
+        expect(usage.map(({ resource, via, access, code }) => ({ resource, via, access, code }))).toEqual([{ resource: "graphql", via: "verify", access: "read", code: "VALID" }]);
+        const n = usage[0]!.n;
+        const daily = db.prepare("SELECT sum(count) AS n FROM api_key_usage_daily WHERE key_id = ?").get(key.id) as { n: number };
+        expect(daily.n).toBe(n);
+        counted += n;
+        countsLost += Math.max(0, answered.get(key.id)! - n);
+        countedUnanswered += Math.max(0, n - answered.get(key.id)!);
+        expect(n).toBeLessThanOrEqual(answered.get(key.id)! + (unanswered.get(key.id) ?? 0));
       }
     } finally {
       db.close();
     }
-    recordFigures("sigterm-flush", { keys: keys.length, keysUsed: lastAllowed.size, requests, shutdownMs: Date.now() - signalledAt, lastUsedLost: lost });
+    recordFigures("sigterm-flush", {
+      keys: keys.length,
+      keysUsed: lastAllowed.size,
+      requests,
+      shutdownMs: Date.now() - signalledAt,
+      lastUsedLost: lost,
+      usageCounted: counted,
+      usageLost: countsLost,
+      usageCountedUnanswered: countedUnanswered,
+    });
     expect(lastAllowed.size).toBe(keys.length);
     expect(lost).toBe(0);
+    expect(countsLost).toBe(0);
   });
 
-  it("kill -9 loses at most one flush interval of last-used dates, and nothing else", { timeout: 60_000 }, async () => {
+  it("kill -9 loses at most one flush interval of last-used dates and usage counts, and nothing else", { timeout: 60_000 }, async () => {
     const FLUSH_MS = 1_000;
     const keys = await newReadKeys("sigkill", 20);
     const gateway = await startGateway(PORTS.sigkill, serverEnv({ LAST_USED_FLUSH_MS: String(FLUSH_MS) }));
     const lastAllowed = new Map<string, number>();
+    // When each allowed request was answered (after it was decided and counted), and how many got no answer.
+    const answeredAt: number[] = [];
+    let unanswered = 0;
     let loading = true;
     const load = Array.from({ length: 8 }, async (_, worker) => {
       for (let n = worker; loading; n += 8) {
@@ -299,13 +341,18 @@ describe("SIGTERM during load", () => {
             headers: { "content-type": "application/json" },
             body: JSON.stringify({ key: key.plaintext, resource: "graphql", access: "read" }),
           });
-          if (((await response.json()) as { valid?: boolean }).valid) lastAllowed.set(key.id, Date.now());
+          if (((await response.json()) as { valid?: boolean }).valid) {
+            lastAllowed.set(key.id, Date.now());
+            answeredAt.push(Date.now());
+          }
         } catch {
+          unanswered += 1;
           await sleep(5);
         }
       }
     });
     await sleep(3_500);
+    const killedAt = Date.now();
     await stop(gateway, "SIGKILL");
     loading = false;
     await Promise.all(load);
@@ -323,9 +370,35 @@ describe("SIGTERM during load", () => {
       db.close();
     }
     const maxLag = Math.max(...lags);
-    recordFigures("sigkill-last-used", { flushIntervalMs: FLUSH_MS, keys: keys.length, keysWithStaleDate: lags.filter((lag) => lag > 0).length, maxLagMs: maxLag });
+    // SPEC §10: the counts written are those of every flush before the kill. Every request answered
+    // more than one interval (plus commit time and slack) before it is among them; nothing is
+    // counted that was not sent.
+    const verify = openDirect();
+    let counted = 0;
+    try {
+      const ids = JSON.stringify(keys.map((key) => key.id));
+      counted = Number((verify.prepare("SELECT coalesce(sum(count), 0) AS n FROM api_key_usage_hourly WHERE key_id IN (SELECT value FROM json_each(?))").get(ids) as { n: number }).n);
+      const daily = Number((verify.prepare("SELECT coalesce(sum(count), 0) AS n FROM api_key_usage_daily WHERE key_id IN (SELECT value FROM json_each(?))").get(ids) as { n: number }).n);
+      expect(daily).toBe(counted);
+    } finally {
+      verify.close();
+    }
+    const answeredBeforeLastInterval = answeredAt.filter((at) => at <= killedAt - FLUSH_MS - 500).length;
+    recordFigures("sigkill-last-used", {
+      flushIntervalMs: FLUSH_MS,
+      keys: keys.length,
+      keysWithStaleDate: lags.filter((lag) => lag > 0).length,
+      maxLagMs: maxLag,
+      requestsAnswered: answeredAt.length,
+      usageCounted: counted,
+      usageLost: Math.max(0, answeredAt.length - counted),
+      answeredInLastInterval: answeredAt.length - answeredBeforeLastInterval,
+    });
     // One interval, plus the time a flush takes to commit and a little scheduling slack.
     expect(maxLag).toBeLessThanOrEqual(FLUSH_MS + 500);
+    expect(counted).toBeGreaterThanOrEqual(answeredBeforeLastInterval);
+    expect(counted).toBeLessThanOrEqual(answeredAt.length + unanswered);
+    expect(answeredBeforeLastInterval).toBeGreaterThan(0);
   });
 });
 

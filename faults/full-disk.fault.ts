@@ -96,7 +96,7 @@ afterAll(async () => {
     });
     const plane = await getDataPlane();
     plane.worker.stop();
-    plane.lastUsed.stop();
+    plane.usage.stop();
     await closeDatabaseHandle();
   }
   if (method) execFileSync("umount", ["-l", mountPoint], { stdio: "pipe" });

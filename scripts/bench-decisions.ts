@@ -103,7 +103,7 @@ async function decideHere(sizes: number[], calls: number): Promise<DecideBench[]
   const { openDatabaseHandle } = await import("@/db/handle");
   const { migrateDatabase } = await import("@/db/migrate");
   const { createKeyStore } = await import("@/lib/dal/key-store");
-  const { createLastUsedRecorder } = await import("@/lib/dal/last-used");
+  const { createUsageRecorder } = await import("@/lib/dal/usage-recorder");
   const { decide } = await import("@/lib/core/verify/verifier");
   const { readEnv } = await import("@/lib/env");
   const env = readEnv();
@@ -119,7 +119,7 @@ async function decideHere(sizes: number[], calls: number): Promise<DecideBench[]
       await migrateDatabase(handle.db, url);
       console.error(`decide(): seeding ${size.toLocaleString("en")} keys…`);
       const { endpointId, sample } = await seedKeys(file, size);
-      const lastUsed = createLastUsedRecorder(handle.sql); // never flushed here: nothing is written
+      const lastUsed = createUsageRecorder(handle.sql); // never flushed here: nothing is written
       // Warm: wired as lib/server/data-plane.ts wires it, default cache. Cold: no cache at all.
       const cache = { maxEntries: env.DECISION_CACHE_MAX_ENTRIES, pollMs: env.DECISION_CACHE_POLL_MS, commits: { listen: handle.onCommittedWrite } };
       const warm = createKeyStore(handle.sql, lastUsed, { cache });

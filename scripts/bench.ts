@@ -56,10 +56,17 @@ async function waitFor(url: string, timeoutMs = 120_000): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-function start(args: string[], env: Record<string, string>): ChildProcess {
+function start(args: string[], env: Record<string, string>, stdout: "ignore" | "pipe" = "ignore"): ChildProcess {
   // node itself, not the tsx wrapper, so that the pid is the server's (its RSS is measured). Own
   // process group, so that stopping it stops everything it started.
-  return spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true });
+  return spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", stdout, "inherit"], detached: true });
+}
+
+/** The gateway's last words on SIGTERM: how many decisions it counted into usage, in how many flushes and statements (SPEC §10). */
+async function usageWrites(gateway: ChildProcess, output: string[]): Promise<{ decisions: number; flushes: number; statements: number; failed: number } | null> {
+  if (gateway.exitCode === null) await new Promise((resolve) => gateway.once("exit", resolve));
+  const match = /usage: (\d+) decisions counted, (\d+) flushes, (\d+) statements, (\d+) failed/.exec(output.join(""));
+  return match ? { decisions: Number(match[1]), flushes: Number(match[2]), statements: Number(match[3]), failed: Number(match[4]) } : null;
 }
 
 function stop(child: ChildProcess) {
@@ -170,16 +177,20 @@ async function main() {
   const verifyBody = { key: sample[1], resource: "endpoint", endpointId, access: "read", ...(RESTRICTED ? { ip: "127.0.0.1" } : {}) };
   const verify = { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify(verifyBody) };
 
-  const gateway = (port: number, extra: Record<string, string> = {}) =>
-    start(["--conditions=react-server", "--import", "tsx", "scripts/gateway.ts"], { ...env, ...extra, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: String(port) });
+  const gateway = (port: number, extra: Record<string, string> = {}, stdout: "ignore" | "pipe" = "ignore") =>
+    start(["--conditions=react-server", "--import", "tsx", "scripts/gateway.ts"], { ...env, ...extra, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: String(port) }, stdout);
+  // The measured gateway's output is read for its usage writes (printed when it stops).
+  const gatewayOutput: string[] = [];
   const servers = {
     constant: start(["-e", `require("node:http").createServer((q, s) => { s.writeHead(200, { "content-type": "application/json" }); s.end('{"status":"ok"}'); }).listen(3202, "127.0.0.1")`], env),
-    gateway: gateway(3201),
+    gateway: gateway(3201, {}, "pipe"),
     uncached: gateway(3203, { DECISION_CACHE_MAX_ENTRIES: "0" }),
     fetchPath: start(["--conditions=react-server", "--import", "tsx", "scripts/bench.ts", "--fetch-gateway", "3204"], env),
     next: start(["--import", "tsx", "scripts/next-server.ts", "--port", "3200", "--hostname", "127.0.0.1"], env),
     shapes: undefined as ChildProcess | undefined,
   };
+  servers.gateway.stdout!.on("data", (chunk: Buffer) => gatewayOutput.push(chunk.toString()));
+  const started = Date.now();
   const cleanup = () => {
     Object.values(servers).forEach((child) => child && stop(child));
     rmSync(dir, { recursive: true, force: true });
@@ -270,6 +281,13 @@ async function main() {
   } finally {
     cleanup();
   }
+  // SPEC §10: usage counted on every decision, written in one transaction per flush interval.
+  const writes = await usageWrites(servers.gateway, gatewayOutput);
+  if (writes) {
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`\nUsage counting in the measured gateway (${seconds.toFixed(0)} s up): ${writes.decisions.toLocaleString("en")} decisions counted,`);
+    console.log(`${writes.flushes} flushes (one transaction each, at most one per ${process.env.LAST_USED_FLUSH_MS ?? "5000"} ms), ${(writes.statements / Math.max(1, writes.flushes)).toFixed(1)} statements per flush, ${writes.failed} failed`);
+  } else console.log("\nUsage counting: the gateway did not report its writes");
 
   // ── Decisions: decide() warm and cold at 1k, 100k and 1M keys, and revocation across processes.
   // Written in scripts/bench-decisions.ts (each section in its own processes and database), run

@@ -20,12 +20,15 @@ async function main() {
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: flushing last-used dates and stopping`);
+    console.log(`${signal}: flushing last-used dates and usage counts, stopping`);
     server.close();
     server.closeIdleConnections();
     plane.worker.stop();
-    plane.lastUsed.stop();
-    await plane.lastUsed.flush();
+    plane.usage.stop();
+    await plane.usage.flush();
+    // What the usage counting wrote, for operators and for `npm run bench` (one transaction per interval).
+    const { decisions, flushes, statements, failures } = plane.usage.stats;
+    console.log(`usage: ${decisions} decisions counted, ${flushes} flushes, ${statements} statements, ${failures} failed`);
     process.exit(0);
   };
   process.on("SIGTERM", (signal) => void stop(signal));

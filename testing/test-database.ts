@@ -52,7 +52,7 @@ export async function removeTestDatabase(): Promise<void> {
     keyscopeDataPlane?: Promise<{
       worker: { stop(): void };
       webhooks?: { stop(): Promise<void> };
-      lastUsed: { stop(): void };
+      usage: { stop(): void };
       keyStore: { close(): void };
       jobs: { close(): void };
     }>;
@@ -61,7 +61,7 @@ export async function removeTestDatabase(): Promise<void> {
   if (plane) {
     plane.worker.stop();
     await plane.webhooks?.stop();
-    plane.lastUsed.stop();
+    plane.usage.stop();
     plane.keyStore.close();
     plane.jobs.close();
     globalForPlane.keyscopeDataPlane = undefined;

@@ -9,3 +9,4 @@ export { decisionRevision } from "./decision-revision";
 export { apiKeyElevations } from "./api-key-elevations";
 export { webhooks, webhookDeliveries } from "./webhooks";
 export { dataPlaneProcesses, rateLimitShares } from "./rate-limits";
+export { apiKeyUsageHourly, apiKeyUsageDaily } from "./api-key-usage";

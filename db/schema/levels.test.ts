@@ -11,17 +11,21 @@ const columns = Object.entries(schema as Record<string, SQLiteTable>).flatMap(([
 const levelColumns = columns.filter((column) => column.enumValues?.some((value: string) => (ACCESS_LEVELS as readonly string[]).includes(value)));
 
 describe("the schema's level columns", () => {
-  it("are the four we know of", () => {
+  it("are the six we know of", () => {
     expect(levelColumns.map((column) => column.name).sort()).toEqual([
       "apiKeyElevations.level",
       "apiKeyEndpointScopes.level",
+      "apiKeyUsageDaily.access",
+      "apiKeyUsageHourly.access",
       "apiKeys.endpoints_all_level",
       "apiKeys.graphql_level",
     ]);
   });
 
-  // An elevation raises a level: it takes the levels a request can need, never `none`.
-  const expected = (name: string) => (name === "apiKeyElevations.level" ? [...REQUIRED_LEVELS] : [...ACCESS_LEVELS]);
+  // An elevation raises a level, and usage counts what requests needed: the levels a request can
+  // need, never `none`.
+  const requiredOnly = new Set(["apiKeyElevations.level", "apiKeyUsageDaily.access", "apiKeyUsageHourly.access"]);
+  const expected = (name: string) => (requiredOnly.has(name) ? [...REQUIRED_LEVELS] : [...ACCESS_LEVELS]);
   it.each(levelColumns.map((column) => [column.name, column.enumValues] as const))("%s takes exactly the table's ids", (name, enumValues) => {
     expect(enumValues).toEqual(expected(name));
   });

@@ -15,7 +15,7 @@ import { createAccount } from "./accounts";
 import { createScopedApiKey, deleteApiKey, importLegacyApiKeys, setApiKeyEnabled, updateApiKeyScopes } from "./api-keys";
 import { createEndpoint, deleteEndpoint } from "./endpoints";
 import { createKeyStore, type DalKeyStore } from "./key-store";
-import { createLastUsedRecorder } from "./last-used";
+import { createUsageRecorder } from "./usage-recorder";
 
 // The decision cache on a real file: this process's own changes apply from its next request, other
 // processes' changes after the revision poll — counted in poll ticks of a fake interval, so no
@@ -72,7 +72,7 @@ function counted(base: SqlRunner, failRevisionReads = () => false) {
 function cachedStore(options: { maxEntries?: number; failRevisionReads?: () => boolean } = {}) {
   vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
   const { sql, reads } = counted(runner, options.failRevisionReads);
-  const lastUsed = createLastUsedRecorder(runner);
+  const lastUsed = createUsageRecorder(runner);
   const store = createKeyStore(sql, lastUsed, { cache: { maxEntries: options.maxEntries ?? 1_000, pollMs: POLL_MS, commits } });
   stores.push(store);
   return { store, reads, lastUsed, tick: (ticks = 1) => vi.advanceTimersByTimeAsync(ticks * POLL_MS) };
@@ -336,7 +336,7 @@ describe("without a cache", () => {
   ])("%s: every lookup reads the database", async (_label, cache) => {
     const f = await fixture();
     const { sql, reads } = counted(runner);
-    const store = createKeyStore(sql, createLastUsedRecorder(runner), { cache });
+    const store = createKeyStore(sql, createUsageRecorder(runner), { cache });
     stores.push(store);
     for (let i = 0; i < 3; i++) expect(outcome(await decide(f.plaintext, onEndpoint()(f), store))).toBe("VALID");
     expect(reads.find).toBe(3);

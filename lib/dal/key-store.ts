@@ -4,7 +4,7 @@ import { DecisionCache, type DecisionCacheStats } from "@/lib/core/verify/decisi
 import type { KeyStore, StoredElevation, StoredKey } from "@/lib/core/verify/verifier";
 import { compileAllowlist, type AddressMatcher } from "@/lib/core/restrictions/addresses";
 import { ShareLimiter, type RateWindow } from "@/lib/core/restrictions/rate-limit";
-import type { LastUsedRecorder } from "./last-used";
+import type { UsageRecorder } from "./usage-recorder";
 import type { SqlRunner } from "./sql-runner";
 
 // One statement by the unique hash indexes (the current secret, or the previous one after a
@@ -13,14 +13,15 @@ import type { SqlRunner } from "./sql-runner";
 // decided against the decision's clock; the common case, none at all, costs one index probe and no
 // JSON) — and, from the same snapshot, the revision they were read
 // at (one row even for an unknown hash, so "unknown" can be cached as well).
-const FIND_KEY = `
+function findKeySql(presentedPrevious: string, keyRowid: string): string {
+  return `
   SELECT r.revision AS revision,
          k.id AS id, k.account_id AS accountId, k.enabled AS enabled,
          k.graphql_level AS graphqlLevel, k.endpoints_all_level AS endpointsAllLevel,
          (SELECT s.level FROM api_key_endpoint_scopes s WHERE s.key_id = k.id AND s.endpoint_id = ?2) AS endpointOverride,
          (SELECT e.name FROM endpoints e WHERE e.id = ?2 AND e.account_id = k.account_id) AS endpointName,
          k.expires_at AS expiresAt,
-         k.key_hash IS NOT ?1 AS presentedPrevious,
+         ${presentedPrevious} AS presentedPrevious,
          k.previous_valid_until AS previousValidUntil,
          k.previous_until_first_use AS graceEndsOnFirstUse,
          k.allowed_ips AS allowedIps, k.rate_limit AS rateLimit, k.rate_limit_per AS rateLimitPer,
@@ -30,10 +31,19 @@ const FIND_KEY = `
               AND (v.target IN ('graphql', 'endpoints') OR v.target = 'endpoint:' || ?2))
          END AS elevations
   FROM decision_revision r
-  LEFT JOIN api_keys k ON k.rowid = coalesce(
-    (SELECT c.rowid FROM api_keys c WHERE c.key_hash = ?1),
-    (SELECT p.rowid FROM api_keys p WHERE p.previous_key_hash = ?1))
+  LEFT JOIN api_keys k ON k.rowid = ${keyRowid}
   WHERE r.id = 1`;
+}
+
+const FIND_KEY = findKeySql(
+  "k.key_hash IS NOT ?1",
+  `coalesce(
+    (SELECT c.rowid FROM api_keys c WHERE c.key_hash = ?1),
+    (SELECT p.rowid FROM api_keys p WHERE p.previous_key_hash = ?1))`,
+);
+
+// Check access (SPEC §10): the same row by the key's id within its account, as its current secret.
+const FIND_KEY_BY_ID = findKeySql("0", "(SELECT c.rowid FROM api_keys c WHERE c.id = ?1 AND c.account_id = ?4)");
 
 // Bumped by triggers on every committed change that can change a decision (migration 0005).
 const READ_REVISION = "SELECT revision FROM decision_revision WHERE id = 1";
@@ -94,6 +104,8 @@ export type KeyStoreCacheOptions = {
 };
 
 export type DalKeyStore = KeyStore & {
+  /** The key as a decision reads it, by id within the account (Check access); never cached. */
+  findKeyById(accountId: string, keyId: string, endpointId: string | null): Promise<StoredKey | null>;
   /** The cache's counters; null when there is no cache. */
   readonly cacheStats: DecisionCacheStats | null;
   /** Stops the revision poll and the commit listener. */
@@ -131,7 +143,7 @@ function toStoredKey(row: Row & { id: string }): StoredKey {
  */
 export function createKeyStore(
   sql: SqlRunner,
-  lastUsed: LastUsedRecorder,
+  usage: UsageRecorder,
   options: { cache?: KeyStoreCacheOptions; endGrace?: (keyId: string, at: number) => Promise<unknown>; limiter?: ShareLimiter } = {},
 ): DalKeyStore {
   // Without a limiter shared with the rate-limit sync (lib/dal/rate-limit-sync.ts), this process
@@ -227,8 +239,13 @@ export function createKeyStore(
       const hit = cache.get(keyHash, endpointId);
       return hit === undefined ? load(keyHash, endpointId) : hit;
     },
-    recordUse: (keyId, at) => lastUsed.record(keyId, at),
-    rateLimit: (keyId, rule, at, consume) => (consume ? limiter.take(keyId, rule, at) : limiter.peek(keyId, rule, at)),
+    async findKeyById(accountId, keyId, endpointId) {
+      const row = await sql.get<Row>(FIND_KEY_BY_ID, [keyId, endpointId, Date.now(), accountId]);
+      return row && row.id !== null ? toStoredKey(row as Row & { id: string }) : null;
+    },
+    recordDecision: (keyId, at, resource, via, access, code) => usage.count(keyId, at, resource, via, access, code),
+    rateLimit: (keyId, rule, at, mode) =>
+      mode === "take" ? limiter.take(keyId, rule, at) : mode === "peek" ? limiter.peek(keyId, rule, at) : limiter.inspect(keyId, rule, at),
     endGraceOnFirstUse(keyId, at) {
       if (!options.endGrace || endingGrace.has(keyId)) return;
       endingGrace.add(keyId);

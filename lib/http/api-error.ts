@@ -91,6 +91,11 @@ export function shortfallMessage({ required, granted, endpointName }: ScopeShort
 }
 
 /** SPEC §9: every response to a key with a rate limit says where it stands (seconds for the reset). */
+/** A refusal in words, as the API's error message says it (Check access shows the same). */
+export function denialMessage(decision: Extract<Decision, { ok: false }>): string {
+  return decision.code === "INSUFFICIENT_SCOPE" ? shortfallMessage(decision) : MESSAGES[decision.code];
+}
+
 export function rateLimitHeaders(state: RateState): Record<string, string> {
   return { "ratelimit-limit": String(state.limit), "ratelimit-remaining": String(state.remaining), "ratelimit-reset": String(state.resetSeconds) };
 }

@@ -303,7 +303,7 @@ describe("authentication failures", () => {
     // The Fetch API refuses NUL in header values, so no request can carry it to the handler.
     expect(() => new Headers({ authorization: `Bearer ${valid}\0` })).toThrow(TypeError);
     const findKeyByHash = vi.fn(() => null);
-    const store: KeyStore = { findKeyByHash, recordUse: vi.fn(), endGraceOnFirstUse: vi.fn(), rateLimit: vi.fn() };
+    const store: KeyStore = { findKeyByHash, recordDecision: vi.fn(), endGraceOnFirstUse: vi.fn(), rateLimit: vi.fn() };
     for (const presented of [`${valid}\0`, `\0${valid}`, `${valid.slice(0, 20)}\0${valid.slice(21)}`, "\0".repeat(40)]) {
       expect(await decide(presented, { resource: "endpoint", endpointId: endpoint, access: "read" }, store)).toEqual({ ok: false, code: "UNAUTHENTICATED" });
     }
@@ -379,14 +379,14 @@ describe("key lifecycle takes effect on the next request", () => {
     const plane = await getDataPlane();
     const used = await newKey(accountA, { endpointsAll: "read" });
     const denied = await newKey(accountA, { endpointsAll: "read" });
-    await plane.lastUsed.flush();
-    const flushes = plane.lastUsed.stats.flushes;
+    await plane.usage.flush();
+    const flushes = plane.usage.stats.flushes;
     for (let i = 0; i < 100; i++) expect((await get(`/v2/${endpoint}/health`, used.plaintext)).status).toBe(200);
     expectError(await post(`/v2/${endpoint}/run`, denied.plaintext, { input: 1 }), 403, "INSUFFICIENT_SCOPE");
     expectError(await get(`/v2/${epB1}/health`, denied.plaintext), 404, "NOT_FOUND");
     expect((await getApiKey(accountA, used.id))?.lastUsedAt).toBeNull();
-    await plane.lastUsed.flush();
-    expect(plane.lastUsed.stats.flushes).toBe(flushes + 1);
+    await plane.usage.flush();
+    expect(plane.usage.stats.flushes).toBe(flushes + 1);
     expect((await getApiKey(accountA, used.id))?.lastUsedAt).toBeInstanceOf(Date);
     expect((await getApiKey(accountA, denied.id))?.lastUsedAt).toBeNull();
   });

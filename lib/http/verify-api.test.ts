@@ -178,15 +178,15 @@ describe("last used", () => {
     const plane = await getDataPlane();
     const used = await scoped(accountA, "read", "none");
     const denied = await scoped(accountA, "read", "none");
-    await plane.lastUsed.flush();
-    const flushes = plane.lastUsed.stats.flushes;
+    await plane.usage.flush();
+    const flushes = plane.usage.stats.flushes;
     const before = Date.now();
     for (let i = 0; i < 50; i++) expect((await verify({ key: used.plaintext, resource: "graphql", access: "read" })).json.valid).toBe(true);
     expect((await verify({ key: denied.plaintext, resource: "graphql", access: "read_write" })).json.code).toBe("INSUFFICIENT_SCOPE");
     expect((await verify({ key: denied.plaintext, resource: "endpoint", endpointId: epB, access: "read" })).json.code).toBe("NOT_FOUND");
     expect((await getApiKey(accountA, used.id))?.lastUsedAt).toBeNull();
-    await plane.lastUsed.flush();
-    expect(plane.lastUsed.stats.flushes).toBe(flushes + 1);
+    await plane.usage.flush();
+    expect(plane.usage.stats.flushes).toBe(flushes + 1);
     const lastUsedAt = (await getApiKey(accountA, used.id))?.lastUsedAt;
     expect(lastUsedAt).toBeInstanceOf(Date);
     expect(lastUsedAt!.getTime()).toBeGreaterThanOrEqual(before);
@@ -196,9 +196,9 @@ describe("last used", () => {
 
   it("a disabled key's verification does not move last used", async () => {
     const plane = await getDataPlane();
-    await plane.lastUsed.flush();
+    await plane.usage.flush();
     expect((await verify({ key: keys.disabled!.plaintext, resource: "graphql", access: "read" })).json.code).toBe("KEY_DISABLED");
-    await plane.lastUsed.flush();
+    await plane.usage.flush();
     expect((await getApiKey(accountA, keys.disabled!.id))?.lastUsedAt).toBeNull();
   });
 });

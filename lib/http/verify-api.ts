@@ -44,7 +44,7 @@ export async function verifyApi(request: ApiRequest): Promise<ApiReply> {
     rest.resource === "endpoint" ? { resource: "endpoint", endpointId: rest.endpointId, access: rest.access } : { resource: "graphql", access: rest.access };
   try {
     // The verify API counts against the key's rate limit like any other route (SPEC §9).
-    const decision = await decide(key, requirement, (await getDataPlane()).keyStore, { clientAddress: clientAddress ?? null });
+    const decision = await decide(key, requirement, (await getDataPlane()).keyStore, { clientAddress: clientAddress ?? null, via: "verify" });
     const reply = withRateLimit(
       jsonReply(decision.ok ? { valid: true, code: decision.code, keyId: decision.keyId, accountId: decision.accountId } : { valid: false, code: decision.code }),
       decision,

@@ -153,6 +153,20 @@ export class ShareLimiter {
   }
 
   /**
+   * Where the key stands, changing nothing at all — not even starting to count its window here
+   * (Check access, SPEC §10): a window this process is not counting is answered as a fresh one.
+   */
+  inspect(keyId: string, rule: RateRule, at: number): RateState {
+    const start = windowStart(at, rule.per);
+    const counted = this.#slots.get(`${keyId}@${rule.per}`);
+    const slot: Slot =
+      counted && counted.start === start && counted.rule.limit === rule.limit
+        ? counted
+        : { keyId, rule, start, used: 0, sinceSync: 0, allowance: null, othersUsed: 0, inflightCap: null };
+    return this.#state(slot, at, slot.used < Math.min(slot.allowance ?? baseShare(rule.limit, this.#live), slot.inflightCap ?? Infinity));
+  }
+
+  /**
    * What a sync needs: each key's current window and the next one (reserved ahead so that a new
    * window does not start at the base share when this process is the one using the key), with the
    * requests admitted and refused since the last sync as the demand. Windows that ended are dropped.

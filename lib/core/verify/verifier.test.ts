@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { computeKeyChecksum } from "@/lib/core/keys/checksum";
 import { hashKey } from "@/lib/core/keys/hash";
 import type { AccessLevel } from "@/lib/core/scopes/levels";
+import { compileAllowlist } from "@/lib/core/restrictions/addresses";
 import { ShareLimiter } from "@/lib/core/restrictions/rate-limit";
-import { decide, readBearerToken, type KeyStore, type Requirement, type StoredKey } from "./verifier";
+import { decide, decideForKey, readBearerToken, type DecisionContext, type KeyStore, type Requirement, type StoredKey } from "./verifier";
 
 const RANDOM = "abcdefghijABCDEFGHIJ0123456789";
 const KEY = `rpa_${RANDOM}${computeKeyChecksum(RANDOM)}`;
@@ -12,6 +13,7 @@ const LEGACY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashKey(LEGACY)]) {
   const lookups: string[] = [];
   const uses: string[] = [];
+  const counted: { keyId: string; at: number; resource: string; via: string; access: string; code: string }[] = [];
   const graceEnds: [string, number][] = [];
   const limiter = new ShareLimiter();
   const store: KeyStore = {
@@ -36,11 +38,16 @@ function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashK
         ...key,
       };
     },
-    recordUse: (keyId) => void uses.push(keyId),
+    recordDecision: (keyId, at, resource, via, access, code) => {
+      counted.push({ keyId, at, resource, via, access, code });
+      // The allowed ones are the key's uses (its last used date).
+      if (code === "VALID") uses.push(keyId);
+    },
     endGraceOnFirstUse: (keyId, at) => void graceEnds.push([keyId, at]),
-    rateLimit: (keyId, rule, at, consume) => (consume ? limiter.take(keyId, rule, at) : limiter.peek(keyId, rule, at)),
+    rateLimit: (keyId, rule, at, mode) =>
+      mode === "take" ? limiter.take(keyId, rule, at) : mode === "peek" ? limiter.peek(keyId, rule, at) : limiter.inspect(keyId, rule, at),
   };
-  return { store, lookups, uses, graceEnds };
+  return { store, lookups, uses, counted, graceEnds };
 }
 
 const endpoint = (access: "read" | "read_write"): Requirement => ({ resource: "endpoint", endpointId: "ep1", access });
@@ -252,5 +259,128 @@ describe("explained denials (SPEC §4)", () => {
       endpointName: "alpha",
     });
     expect(await decide(KEY, graphql("read"), store)).toMatchObject({ code: "INSUFFICIENT_SCOPE", required: { resource: "graphql", access: "read" }, granted: "none" });
+  });
+});
+
+// SPEC §10: every decision about a known key is counted once, with what was asked and what it got.
+describe("counting", () => {
+  const T = Date.UTC(2026, 11, 2, 12, 30, 0);
+  const at = { now: () => T };
+  const LIMITED = { rateRule: { limit: 1, per: "hour" as const } };
+
+  it.each<[string, Partial<StoredKey>, Requirement, DecisionContext, { resource: string; via: string; access: string; code: string }]>([
+    ["allowed on an endpoint", { endpointsAllLevel: "read" }, endpoint("read"), {}, { resource: "ep1", via: "api", access: "read", code: "VALID" }],
+    ["allowed on GraphQL", { graphqlLevel: "read_write" }, graphql("read_write"), {}, { resource: "graphql", via: "api", access: "read_write", code: "VALID" }],
+    ["through the verify API", { graphqlLevel: "read" }, graphql("read"), { via: "verify" }, { resource: "graphql", via: "verify", access: "read", code: "VALID" }],
+    ["disabled", { enabled: false, endpointsAllLevel: "read" }, endpoint("read"), {}, { resource: "ep1", via: "api", access: "read", code: "KEY_DISABLED" }],
+    ["expired", { expiresAt: T, endpointsAllLevel: "read" }, endpoint("read_write"), { via: "verify" }, { resource: "ep1", via: "verify", access: "read_write", code: "KEY_EXPIRED" }],
+    [
+      "outside the allowlist",
+      { allowedAddresses: compileAllowlist(["10.0.0.0/8"]), endpointsAllLevel: "read" },
+      endpoint("read"),
+      { clientAddress: "192.168.0.1" },
+      { resource: "ep1", via: "api", access: "read", code: "IP_NOT_ALLOWED" },
+    ],
+    // The requested id is never what is stored: another account's endpoint, or none at all.
+    ["another account's endpoint", { endpointName: null, endpointsAllLevel: "read_write" }, endpoint("read"), {}, { resource: "unknown", via: "api", access: "read", code: "NOT_FOUND" }],
+    ["missing scope", { endpointsAllLevel: "read" }, endpoint("read_write"), {}, { resource: "ep1", via: "api", access: "read_write", code: "INSUFFICIENT_SCOPE" }],
+    ["over the rate limit", { ...LIMITED, rateRule: { limit: 0, per: "hour" }, graphqlLevel: "read" }, graphql("read"), {}, { resource: "graphql", via: "api", access: "read", code: "RATE_LIMITED" }],
+  ])("%s: counted once", async (_label, key, requirement, context, expected) => {
+    const { store, counted } = storeWith(key);
+    const decision = await decide(KEY, requirement, store, { ...at, ...context });
+    expect(decision.code).toBe(expected.code);
+    expect(counted).toEqual([{ keyId: "key_1", at: T, ...expected }]);
+  });
+
+  it("a rate-limited key: the allowed request and the refused one are both counted, under their own codes", async () => {
+    const { store, counted } = storeWith({ ...LIMITED, endpointsAllLevel: "read" });
+    expect((await decide(KEY, endpoint("read"), store, at)).code).toBe("VALID");
+    expect((await decide(KEY, endpoint("read"), store, at)).code).toBe("RATE_LIMITED");
+    expect(counted.map((entry) => entry.code)).toEqual(["VALID", "RATE_LIMITED"]);
+  });
+
+  it.each<[string, string | null, Partial<StoredKey> | null]>([
+    ["no key", null, { endpointsAllLevel: "read" }],
+    ["a malformed key", "rpa_nope", { endpointsAllLevel: "read" }],
+    ["an unknown key", KEY, null],
+    ["a previous secret past its grace period", KEY, { presentedPrevious: true, previousValidUntil: T, endpointsAllLevel: "read" }],
+  ])("%s is attributed to nobody", async (_label, presented, key) => {
+    const { store, counted, uses } = storeWith(key);
+    expect((await decide(presented, endpoint("read"), store, at)).code).toBe("UNAUTHENTICATED");
+    expect(counted).toEqual([]);
+    expect(uses).toEqual([]);
+  });
+});
+
+// SPEC §10 Check access: the same decision, touching nothing.
+describe("dry run", () => {
+  const T = Date.UTC(2026, 11, 2, 12, 30, 0);
+  const clock = { now: () => T };
+
+  /** The store, with every rate-limit call's mode noted. */
+  function watched(key: Partial<StoredKey>) {
+    const base = storeWith(key);
+    const modes: string[] = [];
+    const rateLimit = base.store.rateLimit;
+    base.store.rateLimit = (keyId, rule, when, mode) => {
+      modes.push(mode);
+      return rateLimit(keyId, rule, when, mode);
+    };
+    return { ...base, modes };
+  }
+
+  const stored = (key: Partial<StoredKey>): StoredKey => ({
+    id: "key_1",
+    accountId: "acct_1",
+    enabled: true,
+    graphqlLevel: "none",
+    endpointsAllLevel: "none",
+    endpointOverride: null,
+    endpointName: "alpha",
+    expiresAt: null,
+    presentedPrevious: false,
+    previousValidUntil: null,
+    graceEndsOnFirstUse: false,
+    elevations: [],
+    allowedAddresses: null,
+    rateRule: null,
+    ...key,
+  });
+
+  const LIMIT = { rateRule: { limit: 2, per: "hour" as const } };
+  it.each<[string, Partial<StoredKey>, Requirement, string | null]>([
+    ["allowed", { ...LIMIT, endpointsAllLevel: "read" }, endpoint("read"), null],
+    ["disabled", { ...LIMIT, enabled: false }, endpoint("read"), null],
+    ["expired", { ...LIMIT, expiresAt: T }, endpoint("read"), null],
+    ["outside the allowlist", { ...LIMIT, allowedAddresses: compileAllowlist(["10.0.0.0/8"]), endpointsAllLevel: "read" }, endpoint("read"), "192.168.0.1"],
+    ["no address for an allowlist", { ...LIMIT, allowedAddresses: compileAllowlist(["10.0.0.0/8"]), endpointsAllLevel: "read" }, endpoint("read"), null],
+    ["another account's endpoint", { ...LIMIT, endpointName: null, endpointsAllLevel: "read" }, endpoint("read"), null],
+    ["missing scope", { ...LIMIT, endpointsAllLevel: "read" }, endpoint("read_write"), null],
+    ["allowed, grace ending on first use", { ...LIMIT, graphqlLevel: "read", previousValidUntil: T + 1_000, graceEndsOnFirstUse: true }, graphql("read"), null],
+  ])("%s: the same answer as a real decision, nothing counted, no limit used, no grace ended", async (_label, key, requirement, clientAddress) => {
+    const dry = watched(key);
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(decideForKey(stored(key), requirement, dry.store, { ...clock, clientAddress, dryRun: true }));
+    expect(dry.counted).toEqual([]);
+    expect(dry.uses).toEqual([]);
+    expect(dry.graceEnds).toEqual([]);
+    expect(dry.modes.every((mode) => mode === "inspect")).toBe(true);
+    // The real decision, on a store that saw only the dry runs: the same answer, and its limit untouched.
+    const real = decideForKey(stored(key), requirement, dry.store, { ...clock, clientAddress });
+    for (const answer of answers) expect(answer).toEqual(real.code === "VALID" ? { ...real, rateLimit: { ...real.rateLimit!, remaining: 2 } } : real);
+    if (real.code === "VALID") expect(real.rateLimit?.remaining).toBe(1);
+    expect(dry.counted).toHaveLength(1);
+  });
+
+  it("answers RATE_LIMITED once the limit is used up, without refusing the next window's requests", async () => {
+    const key = { rateRule: { limit: 1, per: "hour" as const }, graphqlLevel: "read" as const };
+    const { store, counted } = watched(key);
+    expect(decideForKey(stored(key), graphql("read"), store, clock).code).toBe("VALID");
+    for (let i = 0; i < 3; i++) expect(decideForKey(stored(key), graphql("read"), store, { ...clock, dryRun: true }).code).toBe("RATE_LIMITED");
+    expect(counted).toHaveLength(1);
+    // A window this process has not counted yet is answered as a fresh one, and stays uncounted.
+    const later = { now: () => T + 3_600_000 };
+    expect(decideForKey(stored(key), graphql("read"), store, { ...later, dryRun: true }).code).toBe("VALID");
+    expect(decideForKey(stored(key), graphql("read"), store, later)).toMatchObject({ code: "VALID", rateLimit: { remaining: 0 } });
   });
 });

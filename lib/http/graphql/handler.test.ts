@@ -722,7 +722,7 @@ describe("failures never become 500s and never leak", () => {
         findKeyByHash: () => {
           throw makeError();
         },
-        recordUse: () => {},
+        recordDecision: () => {},
         endGraceOnFirstUse: () => {},
         rateLimit: () => {
           throw new Error("not reached");

@@ -52,7 +52,7 @@ async function decideFor(all: AccessLevel, override: AccessLevel | undefined, ac
       allowedAddresses: null,
       rateRule: null,
     }),
-    recordUse: () => {},
+    recordDecision: () => {},
     endGraceOnFirstUse: () => {},
     rateLimit: () => {
       throw new Error("no rate limit here");
