@@ -4,6 +4,7 @@ import { createAccount, type AccountDto } from "@/lib/dal/accounts";
 import { createScopedApiKey } from "@/lib/dal/api-keys";
 import { createEndpoint } from "@/lib/dal/endpoints";
 import * as apiKeyActions from "./api-keys/actions";
+import * as keyPageActions from "./api-keys/[keyId]/actions";
 import * as endpointActions from "./endpoints/actions";
 import * as webhookActions from "./webhooks/actions";
 import { addWebhook } from "@/lib/dal/webhooks";
@@ -18,7 +19,7 @@ vi.mock("next/cache", () => ({ revalidatePath: (path: string) => void revalidate
 vi.mock("next/headers", () => ({ headers: async () => new Headers() }));
 
 type AnyAction = (input: unknown) => Promise<unknown>;
-const actions = { ...apiKeyActions, ...endpointActions, ...webhookActions } as unknown as Record<string, AnyAction>;
+const actions = { ...apiKeyActions, ...keyPageActions, ...endpointActions, ...webhookActions } as unknown as Record<string, AnyAction>;
 
 let owner: AccountDto;
 let other: AccountDto;
@@ -79,6 +80,9 @@ const validInputs: Record<string, () => unknown> = {
   endElevationAction: () => ({ keyId, elevationId: elevationId ?? "elv_missing" }),
   dismissLeakBannerAction: () => ({ keyId }),
   setApiKeyRestrictionsAction: () => ({ keyId, allowedIps: "10.0.0.0/8\n::1", rateLimit: 100, per: "minute" }),
+  // What the key (disabled, GraphQL Read and the endpoint at Read / Write by then, never used) is suggested when it runs.
+  applyScopeSuggestionAction: () => ({ keyId, basedOn: "30d", after: { graphql: "none", endpointsAll: "none", endpoints: {} } }),
+  checkAccessAction: () => ({ keyId, resource: "graphql", access: "read", ip: "10.0.0.1" }),
   deleteApiKeyAction: () => ({ keyId }),
   createEndpointAction: () => ({ name: "beta" }),
   renameEndpointAction: () => ({ endpointId, name: "alpha-renamed" }),
@@ -223,6 +227,9 @@ describe("the dashboard's server actions", () => {
       ["endElevationAction", { ok: true, data: undefined }, keyPages()],
       ["dismissLeakBannerAction", { ok: true, data: undefined }, keyPages()],
       ["setApiKeyRestrictionsAction", { ok: true, data: undefined }, keyPages()],
+      ["applyScopeSuggestionAction", { ok: true, data: undefined }, keyPages()],
+      // Read-only: it revalidates nothing.
+      ["checkAccessAction", { ok: true, data: { allowed: false, code: "KEY_DISABLED", reason: "This API key is disabled." } }, []],
       ["deleteApiKeyAction", { ok: true, data: undefined }, keyPages()],
       ["deleteEndpointAction", { ok: true, data: undefined }, ["/settings/endpoints", "/settings/api-keys"]],
       ["addWebhookAction", { ok: true, data: { url: "https://hooks.example.com/keyscope", secret: expect.stringMatching(/^whsec_[0-9A-Za-z]{32}$/) } }, ["/settings/webhooks"]],
@@ -234,6 +241,8 @@ describe("the dashboard's server actions", () => {
       if (name === "endElevationAction") {
         elevationId = (await rawRows("SELECT id FROM api_key_elevations WHERE key_id = ? AND ended_at IS NULL", [keyId]))[0]?.id as string | undefined;
       }
+      // A key younger than the window and never used gets no suggestion to apply: make it older.
+      if (name === "applyScopeSuggestionAction") await rawRows("UPDATE api_keys SET created_at = created_at - 31 * 86400000 WHERE id = ?", [keyId]);
       expect(await actions[name]!(validInputs[name]!())).toEqual(shape);
       expect(revalidated).toEqual(pages);
     }

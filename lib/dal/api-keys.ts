@@ -9,6 +9,7 @@ import { normalizeScopes, scopesForLegacyPermission, type KeyScopes } from "@/li
 import type { LegacyPermission, RequiredLevel } from "@/lib/core/scopes/levels";
 import { normalizeName } from "@/lib/core/names";
 import { storedRestrictions, type Restrictions } from "@/lib/core/restrictions/restrictions";
+import type { SuggestionWindow } from "@/lib/core/usage/suggest";
 import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
 import { fail, ok, type DalResult } from "./result";
@@ -301,6 +302,9 @@ export async function setApiKeyEnabled(
   return updated ? ok({ id: keyId, enabled }) : fail("NOT_FOUND", NOT_FOUND);
 }
 
+/** Where a scope change came from when not the scope editor, recorded in its audit entry: `Apply suggestion` (SPEC §10). */
+export type ScopeChangeOrigin = { source: "suggestion"; basedOn: SuggestionWindow };
+
 /** Replaces a scoped key's scopes as a whole. Legacy keys keep the permission they were imported with. */
 export async function updateApiKeyScopes(
   accountId: string,
@@ -308,6 +312,7 @@ export async function updateApiKeyScopes(
   input: unknown,
   actor: AuditActor,
   now = new Date(),
+  origin?: ScopeChangeOrigin,
 ): Promise<DalResult<ApiKeyDto>> {
   const db = await getDb();
   const [existing] = await db
@@ -333,7 +338,9 @@ export async function updateApiKeyScopes(
         "api_key.scopes_changed",
         accountId,
         keyId,
-        sql<string>`json_object('before', json(${before}), 'after', json(${after}))`,
+        origin
+          ? sql<string>`json_object('before', json(${before}), 'after', json(${after}), 'source', ${origin.source}, 'basedOn', ${origin.basedOn})`
+          : sql<string>`json_object('before', json(${before}), 'after', json(${after}))`,
         and(eq(apiKeys.kind, "scoped"), sql`${before} IS NOT ${after}`),
       ),
       db

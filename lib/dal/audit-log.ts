@@ -155,7 +155,11 @@ const eventSchema = z.discriminatedUnion("action", [
   }),
   z.object({ action: z.literal("api_key.enabled"), details: kindOnly }),
   z.object({ action: z.literal("api_key.disabled"), details: kindOnly }),
-  z.object({ action: z.literal("api_key.scopes_changed"), details: z.object({ before: scopesSnapshot, after: scopesSnapshot }) }),
+  // `source` and `basedOn` only on a change made by `Apply suggestion` (SPEC §10): the window it was based on.
+  z.object({
+    action: z.literal("api_key.scopes_changed"),
+    details: z.object({ before: scopesSnapshot, after: scopesSnapshot, source: z.literal("suggestion").optional(), basedOn: z.string().optional() }),
+  }),
   z.object({ action: z.literal("api_key.deleted"), details: kindOnly }),
   z.object({
     action: z.literal("api_key.legacy_imported"),

@@ -10,17 +10,27 @@ import { EditScopesDialog } from "./_components/edit-scopes-dialog";
 import { KeyEnabledSwitch } from "./_components/key-enabled-switch";
 import { KeyExpiry, Timestamp } from "./key-times";
 import { LeakBanners } from "./leak-banners";
+import { scopeSummary } from "./scope-lines";
+import { countRecentRequests, getUsageTalliesByKey } from "@/lib/dal/usage";
+import { IMPACT_WINDOW_DAYS } from "@/lib/core/usage/impact";
 
 export const metadata: Metadata = { title: "API keys" };
 
-// Below the lg breakpoint each row stacks into a card (eight columns do not fit narrower); explicit
+// Below the lg breakpoint each row stacks into a card (nine columns do not fit narrower); explicit
 // roles keep it a table for assistive tech.
 const cell = "block px-4 py-1 lg:table-cell lg:py-3 lg:align-middle";
 const cellLabel = "mr-2 text-xs font-medium text-zinc-500 lg:hidden";
 
 export default async function ApiKeysPage() {
   const account = await requireAccount();
-  const [keys, endpoints] = await Promise.all([listApiKeys(account.id), listEndpoints(account.id)]);
+  // `Requests (7 d)`: every key's count in one query, a key with none absent; and every key's last
+  // 7 days in one query, for `Edit scopes`'s impact preview (SPEC §10).
+  const [keys, endpoints, recentRequests, impactTallies] = await Promise.all([
+    listApiKeys(account.id),
+    listEndpoints(account.id),
+    countRecentRequests(account.id),
+    getUsageTalliesByKey(account.id, IMPACT_WINDOW_DAYS),
+  ]);
   const endpointOptions = endpoints.map(({ id, name }) => ({ id, name }));
   const now = new Date();
 
@@ -54,6 +64,7 @@ export default async function ApiKeysPage() {
                 <th role="columnheader" scope="col" className="px-4 py-2">Created</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Last used</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Expires</th>
+                <th role="columnheader" scope="col" className="whitespace-nowrap px-4 py-2 lg:text-right">Requests (7 d)</th>
                 <th role="columnheader" scope="col" className="px-4 py-2">Enabled</th>
                 <th role="columnheader" scope="col" className="px-4 py-2"><span className="sr-only">Actions</span></th>
               </tr>
@@ -61,11 +72,12 @@ export default async function ApiKeysPage() {
             <tbody role="rowgroup" className="block divide-y divide-zinc-100 lg:table-row-group">
               {keys.map((key) => (
                 <tr role="row" key={key.id} className="block py-2 lg:table-row lg:py-0">
-                  <td role="cell" className={`${cell} font-medium`}>
-                    {/* The cell's name stays the key's name: e2e's keyRow() and screen readers find the row by it. */}
-                    <Link href={`/settings/api-keys/${key.id}`} className="break-words text-indigo-700 underline-offset-2 hover:underline">
+                  {/* The cell's name stays the key's name (aria-labelledby: the scopes below are its content, not its name): e2e's keyRow() and screen readers find the row by it. */}
+                  <td role="cell" aria-labelledby={`key-name-${key.id}`} className={`${cell} font-medium lg:min-w-44`}>
+                    <Link id={`key-name-${key.id}`} href={`/settings/api-keys/${key.id}`} className="break-words text-indigo-700 underline-offset-2 hover:underline">
                       {key.name}
                     </Link>
+                    <p className="mt-0.5 break-words text-xs font-normal text-zinc-500">{scopeSummary(key.scopes, endpoints)}</p>
                   </td>
                   <td role="cell" className={`${cell} font-mono text-xs text-zinc-700`}>
                     <span className={cellLabel}>Key</span>
@@ -104,6 +116,10 @@ export default async function ApiKeysPage() {
                     <span className={cellLabel}>Expires</span>
                     <KeyExpiry expiresAt={key.expiresAt} now={now} />
                   </td>
+                  <td role="cell" className={`${cell} tabular-nums text-zinc-700 lg:text-right`}>
+                    <span className={cellLabel}>Requests (7 d)</span>
+                    {(recentRequests.get(key.id) ?? 0).toLocaleString("en-US")}
+                  </td>
                   <td role="cell" className={cell}>
                     <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} leaked={key.leak !== null} />
                   </td>
@@ -116,6 +132,7 @@ export default async function ApiKeysPage() {
                         legacy={key.kind === "legacy"}
                         scopes={key.scopes}
                         endpoints={endpointOptions}
+                        tallies={impactTallies.get(key.id) ?? []}
                       />
                       <DeleteKeyButton keyId={key.id} name={key.name} />
                     </div>

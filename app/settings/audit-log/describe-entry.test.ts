@@ -38,6 +38,27 @@ describe("describeEntry", () => {
       "Changed scopes of \u201cci\u201d: GraphQL None \u2192 Read; whisper: Read \u2192 Read / Write",
     ],
     [
+      "scopes changed by Apply suggestion",
+      entry(
+        {
+          action: "api_key.scopes_changed",
+          details: {
+            before: { graphql: "read_write", endpointsAll: "read_write", endpoints: [] },
+            after: { graphql: "read", endpointsAll: "none", endpoints: [{ id: "a", name: "alpha", level: "read" }] },
+            source: "suggestion",
+            basedOn: "30d",
+          },
+        },
+        "ci",
+      ),
+      "Changed scopes of \u201cci\u201d (from a suggestion based on 30 days): GraphQL Read / Write \u2192 Read; All endpoints Read / Write \u2192 None; alpha: inherited \u2192 Read",
+    ],
+    [
+      "scopes changed by a suggestion over a window this version does not know",
+      entry({ action: "api_key.scopes_changed", details: { before: none, after: none, source: "suggestion", basedOn: "365d" } }, "ci"),
+      "Changed scopes of \u201cci\u201d (from a suggestion based on 365d)",
+    ],
+    [
       "one legacy key imported",
       entry({ action: "api_key.legacy_imported", details: { count: 1, keys: [{ id: "k", name: "old", permission: "read_write" }] } }, null),
       "Imported 1 legacy key: \u201cold\u201d (Read / Write)",

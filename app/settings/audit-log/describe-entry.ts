@@ -2,6 +2,7 @@ import type { AuditActorDto, AuditEvent, AuditLogEntryDto, AuditRestrictionsSnap
 import { LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
 import { formatExactTime } from "@/app/settings/api-keys/relative-time";
 import { describeRateLimit, displayRange } from "@/lib/core/restrictions/restrictions";
+import { SUGGESTION_WINDOWS } from "@/lib/core/usage/suggest";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
 
@@ -61,6 +62,11 @@ export function describeRestrictionsChange(before: AuditRestrictionsSnapshot, af
   if (JSON.stringify(before.allowedIps) !== JSON.stringify(after.allowedIps)) parts.push(`allowed IP addresses ${addresses(before.allowedIps)} \u2192 ${addresses(after.allowedIps)}`);
   if (limit(before) !== limit(after)) parts.push(`rate limit ${limit(before)} \u2192 ${limit(after)}`);
   return parts.join("; ");
+}
+
+/** `30 days` for a suggestion's window; an id this version does not know is shown as recorded. */
+function windowLabel(id: string | undefined): string {
+  return SUGGESTION_WINDOWS.find((window) => window.id === id)?.label ?? id ?? "?";
 }
 
 /** An instant in an entry, as the rest of the log shows exact times. */
@@ -133,7 +139,8 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
     }
     case "api_key.scopes_changed": {
       const change = describeScopeChange(event.details.before, event.details.after);
-      return change ? `Changed scopes of ${quote(name)}: ${change}` : `Changed scopes of ${quote(name)}`;
+      const source = event.details.source === "suggestion" ? ` (from a suggestion based on ${windowLabel(event.details.basedOn)})` : "";
+      return `Changed scopes of ${quote(name)}${source}${change ? `: ${change}` : ""}`;
     }
     case "api_key.deleted":
       return `Deleted ${keyNoun(event.details.kind)} ${quote(name)}`;

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { getApiKey, type ApiKeyDto, type ElevationDto } from "@/lib/dal/api-keys";
+import { getApiKey, type ElevationDto } from "@/lib/dal/api-keys";
 import { listEndpoints } from "@/lib/dal/endpoints";
 import { requireAccount } from "@/lib/auth/session";
 import { LEVEL_LABELS } from "@/lib/core/scopes/levels";
@@ -17,23 +17,16 @@ import { EndElevationButton } from "./_components/end-elevation-button";
 import { ExpirePreviousButton } from "./_components/expire-previous-button";
 import { RestrictionsDialog } from "./_components/restrictions-dialog";
 import { RollKeyDialog } from "./_components/roll-key-dialog";
+import { loadUsageView } from "./_components/usage-load";
+import { UsageSection } from "./_components/usage-section";
+import { scopeLines } from "../scope-lines";
+import { getUsageTallies } from "@/lib/dal/usage";
+import { IMPACT_WINDOW_DAYS } from "@/lib/core/usage/impact";
+import { compareByName } from "@/lib/core/usage/suggest";
+import { CheckAccessSection } from "./_components/check-access-section";
+import { SuggestionsSection } from "./_components/suggestions-section";
 
 export const metadata: Metadata = { title: "API key" };
-
-type Endpoint = { id: string; name: string };
-
-/** "GraphQL: Read", "All endpoints: None", then each override by endpoint name. */
-function scopeLines(key: ApiKeyDto, endpoints: Endpoint[]): string[] {
-  const names = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint.name]));
-  const overrides = Object.entries(key.scopes.endpoints)
-    .map(([id, level]) => ({ name: names.get(id) ?? id, level }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  return [
-    `GraphQL: ${LEVEL_LABELS[key.scopes.graphql]}`,
-    `All endpoints: ${LEVEL_LABELS[key.scopes.endpointsAll]}`,
-    ...overrides.map((override) => `${override.name}: ${LEVEL_LABELS[override.level]}`),
-  ];
-}
 
 function elevationPlace(elevation: ElevationDto): string {
   return elevation.target.startsWith("endpoint:") ? `endpoint \u201c${elevation.targetName}\u201d` : elevation.targetName;
@@ -51,7 +44,13 @@ function Until({ date, now }: { date: Date; now: Date }) {
 const sectionClass = "rounded-lg border border-zinc-200 bg-white p-4 sm:p-5";
 const headingClass = "text-base font-semibold";
 
-export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: string }> }) {
+export default async function ApiKeyPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ keyId: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   const account = await requireAccount();
   // First, so that an elevation or grace period that has run out is in the log before it is gone from here.
   await noteLifecycleEnds();
@@ -59,6 +58,9 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
   // Another account's key and an unknown id alike: the DAL finds nothing, the page does not exist.
   const [key, endpoints] = await Promise.all([getApiKey(account.id, keyId), listEndpoints(account.id)]);
   if (!key) notFound();
+  // SPEC §10: the first paint of `Usage` (the section keeps itself fresh from the usage route), and
+  // the last 7 days that `Edit scopes` previews a change against (impact preview).
+  const [usage, impactTallies] = await Promise.all([loadUsageView(account.id, key.id, "24h"), getUsageTallies(account.id, key.id, IMPACT_WINDOW_DAYS)]);
   const endpointOptions = endpoints.map(({ id, name }) => ({ id, name }));
   const now = new Date();
   const legacy = key.kind === "legacy";
@@ -128,15 +130,25 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
         </dl>
       </section>
 
+      <UsageSection keyId={key.id} initial={usage} />
+
       <section aria-labelledby="scopes-heading" className={sectionClass}>
         <div className="flex flex-wrap items-center justify-between gap-2">
           <h2 id="scopes-heading" className={headingClass}>
             Scopes
           </h2>
-          <EditScopesDialog key={JSON.stringify(key.scopes)} keyId={key.id} name={key.name} legacy={legacy} scopes={key.scopes} endpoints={endpointOptions} />
+          <EditScopesDialog
+            key={JSON.stringify(key.scopes)}
+            keyId={key.id}
+            name={key.name}
+            legacy={legacy}
+            scopes={key.scopes}
+            endpoints={endpointOptions}
+            tallies={impactTallies}
+          />
         </div>
         <ul aria-label="Scopes" className="mt-3 flex flex-col gap-1 text-sm">
-          {scopeLines(key, endpoints).map((line) => (
+          {scopeLines(key.scopes, endpoints).map((line) => (
             <li key={line} className="break-words">
               {line}
             </li>
@@ -144,6 +156,10 @@ export default async function ApiKeyPage({ params }: { params: Promise<{ keyId: 
         </ul>
         {legacy ? <p className="mt-2 text-xs text-zinc-500">A legacy key keeps the permission it was imported with; roll it to edit its scopes.</p> : null}
       </section>
+
+      <SuggestionsSection accountId={account.id} apiKey={key} endpoints={endpointOptions} basedOn={(await searchParams).basedOn} className={sectionClass} />
+
+      <CheckAccessSection keyId={key.id} endpoints={[...endpointOptions].sort(compareByName)} className={sectionClass} />
 
       <section aria-labelledby="restrictions-heading" className={sectionClass}>
         <h2 id="restrictions-heading" className={headingClass}>

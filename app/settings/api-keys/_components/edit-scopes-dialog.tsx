@@ -6,8 +6,10 @@ import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogTrigger } from "@/components/ui/dialog";
 import { useActionCall } from "@/components/use-action-call";
 import type { KeyScopes } from "@/lib/core/scopes/evaluate";
+import type { UsageTally } from "@/lib/core/usage/tally";
 import { updateApiKeyScopesAction } from "../actions";
 import { ScopeGrid } from "./scope-grid";
+import { ScopeImpact } from "./scope-impact";
 
 type Endpoint = { id: string; name: string };
 
@@ -17,12 +19,15 @@ export function EditScopesDialog({
   legacy,
   scopes,
   endpoints,
+  tallies,
 }: {
   keyId: string;
   name: string;
   legacy: boolean;
   scopes: KeyScopes;
   endpoints: Endpoint[];
+  /** The key's usage over the last 7 days, for the impact preview (lib/core/usage/impact.ts). */
+  tallies?: UsageTally[];
 }) {
   const router = useRouter();
   const [open, setOpen] = useState(false);
@@ -62,6 +67,7 @@ export function EditScopesDialog({
       >
         <div className="flex flex-col gap-4">
           <ScopeGrid endpoints={endpoints} value={legacy ? scopes : draft} onChange={setDraft} readOnly={legacy} />
+          {legacy || !tallies ? null : <ScopeImpact scopes={draft} current={scopes} endpoints={endpoints} tallies={tallies} />}
           {action.error ? (
             <p role="alert" className="text-sm text-red-600">
               {action.error}
