@@ -57,7 +57,6 @@ type Batch = { lastUsed: Map<string, number>; counts: Counts; size: number };
 
 const VIAS: readonly UsageVia[] = ["api", "verify"];
 const ACCESSES: readonly RequiredLevel[] = REQUIRED_LEVELS;
-const SLOTS = VIAS.length * ACCESSES.length * USAGE_CODES.length;
 const CODE_INDEX = Object.fromEntries(USAGE_CODES.map((code, index) => [code, index])) as Record<UsageCode, number>;
 
 function slotOf(via: UsageVia, access: RequiredLevel, code: UsageCode): number {
@@ -110,11 +109,12 @@ export function createUsageRecorder(sql: SqlRunner): UsageRecorder {
     let resources = keys.get(keyId);
     if (!resources) keys.set(keyId, (resources = new Map()));
     let cells = resources.get(resource);
-    if (!cells) resources.set(resource, (cells = new Array<number>(SLOTS * 2).fill(0)));
-    const counted = cells[slot * 2]!;
+    // Grown to the highest slot used only: the common first slot (api, read, VALID) costs two numbers.
+    if (!cells) resources.set(resource, (cells = []));
+    const counted = cells[slot * 2] ?? 0;
     if (counted === 0) batch.size += 1;
     cells[slot * 2] = counted + count;
-    if (cells[slot * 2 + 1]! < lastAt) cells[slot * 2 + 1] = lastAt;
+    if ((cells[slot * 2 + 1] ?? 0) < lastAt) cells[slot * 2 + 1] = lastAt;
   }
 
   /** Every non-zero cell of a batch, as the flush's JSON carries it. */
@@ -123,8 +123,8 @@ export function createUsageRecorder(sql: SqlRunner): UsageRecorder {
     for (const [hour, keys] of batch.counts) {
       for (const [keyId, resources] of keys) {
         for (const [resource, cells] of resources) {
-          for (let slot = 0; slot < SLOTS; slot++) {
-            const count = cells[slot * 2]!;
+          for (let slot = 0; slot * 2 < cells.length; slot++) {
+            const count = cells[slot * 2] ?? 0;
             if (count === 0) continue;
             const code = USAGE_CODES[slot % USAGE_CODES.length]!;
             const access = ACCESSES[Math.floor(slot / USAGE_CODES.length) % ACCESSES.length]!;
