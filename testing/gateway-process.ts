@@ -5,11 +5,13 @@ export type GatewayProcess = { child: ChildProcess; url: string; exited: Promise
 
 /** Starts scripts/gateway.ts on a free port of 127.0.0.1 and resolves once it listens. */
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ["node_modules/tsx/dist/cli.mjs", "--conditions=react-server", "scripts/gateway.ts"], {
+  // node itself with tsx as a loader, not the tsx CLI: the CLI runs the gateway in a child and
+  // relays signals to it, and under load that relay could end the gateway by SIGTERM before its
+  // own handler flushed (exit 143, once). This way a signal reaches the gateway itself.
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/gateway.ts"], {
     env: { ...process.env, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", NODE_OPTIONS: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group: tsx runs the gateway in a child process, which a SIGKILL of tsx
-    // alone would leave running after a failed test.
+    // Its own process group, so that a failed test's SIGKILL takes everything it started.
     detached: true,
   });
   let output = "";
