@@ -32,6 +32,18 @@ async function accountIdOf(email: string): Promise<string> {
   }
 }
 
+/** SPEC §11: every row of the team, in every table a dashboard action can write. */
+async function teamSnapshot(accountId: string): Promise<string> {
+  const db = openE2eDatabase();
+  try {
+    const tables = ["api_keys", "api_key_endpoint_scopes", "api_key_elevations", "endpoints", "audit_log", "webhooks", "memberships"];
+    const rows = await Promise.all(tables.map((t) => db.execute({ sql: `SELECT * FROM ${t} WHERE account_id = ? ORDER BY rowid`, args: [accountId] })));
+    return JSON.stringify(rows.map((r) => r.rows));
+  } finally {
+    db.close();
+  }
+}
+
 async function replay(request: APIRequestContext, action: Captured, options: { body?: string; headers?: Record<string, string> } = {}) {
   const response = await request.post(action.url, {
     headers: { ...action.headers, ...options.headers },
@@ -42,8 +54,9 @@ async function replay(request: APIRequestContext, action: Captured, options: { b
 }
 
 test("every dashboard action refuses attackers and leaves the victim's rows unchanged", async ({ browser, playwright, baseURL }) => {
-  // 35 attacks and two accounts' worth of setup: ~20 s on an idle machine, more on a busy one.
-  test.setTimeout(120_000);
+  // 35 attacks, 14 replays by A's Member and Viewer, and four accounts' worth of setup: ~25 s on an
+  // idle machine, more on a busy one.
+  test.setTimeout(150_000);
   // Victim A: real session, real data, and the action calls the dashboard makes.
   const contextA = await browser.newContext();
   const a = await contextA.newPage();
@@ -132,6 +145,60 @@ test("every dashboard action refuses attackers and leaves the victim's rows unch
     }
   }
   console.log(`${tried} attacks (${actions.length} actions × ${attackers.length} attackers) refused; A's rows unchanged`);
+
+  // SPEC §11: a Member and a Viewer of A's team replay the same calls. Each signs up (and so has a
+  // team of their own), is added to A's team directly in the database (the members page has its own
+  // spec), and works in A's team by the `Team` switcher's cookie. A Viewer changes nothing; a Member
+  // creates keys but changes no key someone else created, and no endpoint.
+  async function joinTeamA(role: "member" | "viewer") {
+    const context = await browser.newContext();
+    const email = await signUp(await context.newPage());
+    const db = openE2eDatabase();
+    try {
+      const userId = String((await db.execute({ sql: "SELECT id FROM users WHERE email = ?", args: [email] })).rows[0]!.id);
+      await db.execute({ sql: "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)", args: [accountA, userId, role, Date.now()] });
+      const cookies = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+      return { context, userId, headers: { cookie: `${cookies}; keyscope-team=${accountA}` } };
+    } finally {
+      db.close();
+    }
+  }
+  const viewer = await joinTeamA("viewer");
+  const member = await joinTeamA("member");
+  const teamCases = [
+    { label: "a Viewer of A's team", who: viewer, allowed: new Set<string>() },
+    { label: "a Member of A's team", who: member, allowed: new Set(["createApiKey"]) },
+  ];
+  let refused = 0;
+  for (const { label, who, allowed } of teamCases) {
+    for (const action of actions) {
+      const beforeTeam = await teamSnapshot(accountA);
+      const response = await replay(request, action, { headers: who.headers });
+      expect(response.status, `${label} → ${action.name}`).toBe(200);
+      expect(response.text).not.toContain(keyA);
+      if (allowed.has(action.name)) {
+        expect(await teamSnapshot(accountA), `${label} → ${action.name} changed nothing`).not.toBe(beforeTeam);
+        continue;
+      }
+      expect(response.text, `${label} → ${action.name}`).toContain("FORBIDDEN");
+      expect(await teamSnapshot(accountA), `${label} → ${action.name} changed A's rows`).toBe(beforeTeam);
+      refused += 1;
+    }
+  }
+  console.log(`${refused} replays by a Viewer and a Member of A's team refused; A's rows unchanged`);
+  // The key the Member created is theirs (`Created by`), and the same captured toggle, aimed at it, works.
+  const db = openE2eDatabase();
+  const memberKeys = await db.execute({ sql: "SELECT id, enabled FROM api_keys WHERE account_id = ? AND created_by = ?", args: [accountA, member.userId] });
+  db.close();
+  expect(memberKeys.rows).toHaveLength(1);
+  const memberKeyId = String(memberKeys.rows[0]!.id);
+  const toggleOwn = actions.find((x) => x.name === "setApiKeyEnabled")!;
+  const beforeOwn = await teamSnapshot(accountA);
+  const ownResponse = await replay(request, toggleOwn, { body: toggleOwn.body.replace(/"keyId":"[^"]+"/, `"keyId":"${memberKeyId}"`), headers: member.headers });
+  expect(ownResponse.text).not.toContain("FORBIDDEN");
+  expect(await teamSnapshot(accountA)).not.toBe(beforeOwn);
+  await viewer.context.close();
+  await member.context.close();
 
   // Sanity: the captured calls are real. A, with its own cookie, switching its key back on works.
   const before = await snapshot(accountA);

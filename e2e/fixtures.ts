@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createClient } from "@libsql/client";
-import { test as base, expect, type Page, type Request } from "@playwright/test";
+import { test as base, expect, type Browser, type Page, type Request } from "@playwright/test";
 
 export { expect };
 
@@ -114,4 +114,35 @@ export async function captureAction(page: Page, act: () => Promise<void>): Promi
     },
     body: request.postData() ?? "",
   };
+}
+
+/** `Invite member` on /settings/members: answers the link the dialog shows once. */
+export async function invite(page: Page, email: string, role: "Owner" | "Admin" | "Member" | "Viewer"): Promise<string> {
+  await page.goto("/settings/members");
+  await page.getByRole("button", { name: "Invite member" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Email").fill(email);
+  await dialog.getByLabel("Role").selectOption({ label: role });
+  await dialog.getByRole("button", { name: "Invite", exact: true }).click();
+  const field = dialog.getByLabel("Invitation link", { exact: true });
+  await expect(field).toHaveValue(/\/invite\/[A-Za-z0-9_-]{43}$/);
+  const link = await field.inputValue();
+  await dialog.getByRole("button", { name: "Done" }).click();
+  await expect(dialog).toBeHidden();
+  return link;
+}
+
+/** A new browser that opens `link` signed out and creates the invited account through it. */
+export async function joinBySigningUp(browser: Browser, link: string, email: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(link);
+  await expect(page.getByRole("heading", { name: "Join team" })).toBeVisible();
+  await page.getByRole("link", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/signup\?invite=/);
+  // The invited email is filled in.
+  await expect(page.getByLabel("Email")).toHaveValue(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/settings\/api-keys$/);
+  return page;
 }

@@ -34,7 +34,7 @@ async function browserWith(browser: Browser, cookies: Cookie[]): Promise<Browser
 async function accountRows(email: string) {
   const db = openE2eDatabase();
   try {
-    const account = await db.execute({ sql: "SELECT id, session_version FROM accounts WHERE email = ?", args: [email] });
+    const account = await db.execute({ sql: "SELECT a.id, u.session_version FROM accounts a JOIN users u ON u.email = a.email WHERE a.email = ?", args: [email] });
     const id = String(account.rows[0]!.id);
     const keys = await db.execute({ sql: "SELECT * FROM api_keys WHERE account_id = ? ORDER BY id", args: [id] });
     const endpoints = await db.execute({ sql: "SELECT * FROM endpoints WHERE account_id = ? ORDER BY id", args: [id] });

@@ -2,11 +2,15 @@
 
 import { AuthError } from "next-auth";
 import { headers } from "next/headers";
+import { redirect, unstable_rethrow } from "next/navigation";
 import { z } from "zod";
 import { signIn, SignInRateLimited } from "@/lib/auth/next-auth";
-import { createAccount } from "@/lib/dal/accounts";
+import { isInvitationToken } from "@/lib/core/teams/invitations";
+import { createAccount, normalizeEmail } from "@/lib/dal/accounts";
+import { previewInvitation } from "@/lib/dal/members";
 import { signInRefusedMessage, signUpRefusedMessage } from "@/lib/rate-limit/auth-limiter";
 import { getAuthLimiter, requestClientAddress } from "@/lib/rate-limit/process-limiter";
+import { joinInvitedTeamAs } from "./invite/join";
 
 export type AuthFormState = { email: string; error?: string; fieldErrors?: { email?: string; password?: string } };
 
@@ -28,11 +32,29 @@ function field(formData: FormData, name: string): string {
 
 const UNAVAILABLE = "Something went wrong on our side. Try again in a moment.";
 
+/** The invitation a form carries (SPEC §11, from `/invite/<token>`), if it is one at all; anything else is ignored. */
+function inviteOf(formData: FormData): string | null {
+  const value = field(formData, "invite");
+  return isInvitationToken(value) ? value : null;
+}
+
+/** An open invitation for another email refuses the form before anything happens (no account, no session). */
+async function inviteRefusal(invite: string | null, email: string): Promise<string | null> {
+  if (invite === null) return null;
+  const preview = await previewInvitation(invite);
+  if (!preview || preview.status !== "pending" || preview.email === normalizeEmail(email)) return null;
+  return `This invitation is for ${preview.email}. Use that email to join the team.`;
+}
+
 // signIn() signals success by throwing Next's redirect; only AuthError means "wrong credentials".
 // The sign-in limits are applied inside signIn (lib/auth/next-auth.ts, authorize), for every way in.
-async function signInOrExplain(email: string, password: string): Promise<AuthFormState> {
+// With an invitation, the session is made without redirecting, then the team is joined and
+// switched to (app/(auth)/invite/join.ts), which redirects: into the team, or to the link's page
+// saying why it did not work.
+async function signInOrExplain(email: string, password: string, invite: string | null = null): Promise<AuthFormState> {
   try {
-    await signIn("credentials", { email, password, redirectTo: AFTER_SIGN_IN });
+    if (invite === null) await signIn("credentials", { email, password, redirectTo: AFTER_SIGN_IN });
+    else await signIn("credentials", { email, password, redirect: false });
   } catch (error) {
     if (error instanceof SignInRateLimited) return { email, error: signInRefusedMessage(error.retryAfterMs) };
     // Only a credentials miss is "wrong password"; any other AuthError wraps a failure of ours
@@ -42,6 +64,16 @@ async function signInOrExplain(email: string, password: string): Promise<AuthFor
     }
     throw error;
   }
+  if (invite !== null) {
+    try {
+      await joinInvitedTeamAs(invite, email);
+    } catch (error) {
+      unstable_rethrow(error);
+      // Signed in by now: the link's page offers `Join team` again.
+      console.error(`joining after sign-in failed: ${error instanceof Error ? error.name : "unknown error"}`);
+      redirect(`/invite/${invite}`);
+    }
+  }
   return { email };
 }
 
@@ -49,7 +81,10 @@ export async function signInAction(_previous: AuthFormState, formData: FormData)
   const email = field(formData, "email").trim();
   const password = field(formData, "password");
   if (!email || !password) return { email, error: "Enter your email and password." };
-  return signInOrExplain(email, password);
+  const invite = inviteOf(formData);
+  const refused = await inviteRefusal(invite, email);
+  if (refused) return { email, error: refused };
+  return signInOrExplain(email, password, invite);
 }
 
 export async function signUpAction(_previous: AuthFormState, formData: FormData): Promise<AuthFormState> {
@@ -59,6 +94,9 @@ export async function signUpAction(_previous: AuthFormState, formData: FormData)
     const errors = z.flattenError(parsed.error).fieldErrors;
     return { email, fieldErrors: { email: errors.email?.[0], password: errors.password?.[0] } };
   }
+  const invite = inviteOf(formData);
+  const refused = await inviteRefusal(invite, parsed.data.email);
+  if (refused) return { email, fieldErrors: { email: refused } };
   // Counted per client address before the password is hashed: each attempt costs an argon2 hash.
   const admitted = getAuthLimiter().beginSignUp(requestClientAddress(await headers()), Date.now());
   if (!admitted.ok) return { email, error: signUpRefusedMessage(admitted.retryAfterMs) };
@@ -70,5 +108,5 @@ export async function signUpAction(_previous: AuthFormState, formData: FormData)
     return { email, error: UNAVAILABLE };
   }
   if (!created.ok) return { email, fieldErrors: { email: created.message } };
-  return signInOrExplain(parsed.data.email, parsed.data.password);
+  return signInOrExplain(parsed.data.email, parsed.data.password, invite);
 }

@@ -13,12 +13,30 @@ const copy = {
   signup: { title: "Create account", submit: "Create account", pending: "Creating account…", other: "Already have an account?", otherLink: "Sign in", otherHref: "/signin" },
 } as const;
 
-export function AuthForm({ mode, action }: { mode: Mode; action: (state: AuthFormState, formData: FormData) => Promise<AuthFormState> }) {
-  const [state, formAction, pending] = useActionState(action, { email: "" });
+/** An invitation being accepted (SPEC §11): its token rides along, and its email is filled in. */
+export type FormInvitation = { token: string; email: string };
+
+export function AuthForm({
+  mode,
+  action,
+  invite,
+}: {
+  mode: Mode;
+  action: (state: AuthFormState, formData: FormData) => Promise<AuthFormState>;
+  invite?: FormInvitation;
+}) {
+  const [state, formAction, pending] = useActionState(action, { email: invite?.email ?? "" });
   const text = copy[mode];
+  const otherHref = invite ? `${text.otherHref}?invite=${encodeURIComponent(invite.token)}` : text.otherHref;
   return (
     <form action={formAction} className="flex flex-col gap-4" noValidate>
       <h1 className="text-lg font-semibold">{text.title}</h1>
+      {invite ? (
+        <>
+          <input type="hidden" name="invite" value={invite.token} />
+          <p className="-mt-2 text-sm text-zinc-600">Then you join the team you were invited to.</p>
+        </>
+      ) : null}
       {state.error ? (
         <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-700">
           {state.error}
@@ -41,7 +59,7 @@ export function AuthForm({ mode, action }: { mode: Mode; action: (state: AuthFor
       </Button>
       <p className="text-center text-sm text-zinc-600">
         {text.other}{" "}
-        <Link href={text.otherHref} className="font-medium text-indigo-700 underline-offset-2 hover:underline">
+        <Link href={otherHref} className="font-medium text-indigo-700 underline-offset-2 hover:underline">
           {text.otherLink}
         </Link>
       </p>

@@ -3,18 +3,22 @@ import { signOut } from "@/lib/auth/next-auth";
 import { endAccountSessions } from "@/lib/dal/accounts";
 import { getCurrentAccount, requireAccount } from "@/lib/auth/session";
 import { buttonClass } from "@/components/ui/button";
+import { listUserTeams } from "@/lib/dal/members";
+import { TeamSwitcher } from "./_components/team-switcher";
 import { Providers } from "./providers";
 import { SettingsNav } from "./settings-nav";
 
 export default async function SettingsLayout({ children }: { children: React.ReactNode }) {
   const account = await requireAccount();
+  // SPEC §11 `Team`: only for a user in more than one team.
+  const teams = await listUserTeams(account.userId);
   async function signOutAction() {
     "use server";
     // Clearing the cookie alone would leave any copy of it working for its 7 days. Moving the
-    // account's session version on refuses every cookie issued so far: with one version per
-    // account, this signs the account out in every browser, by design (issue 7).
+    // user's session version on refuses every cookie issued so far: with one version per user,
+    // this signs the user out in every browser, by design (issue 7).
     const current = await getCurrentAccount();
-    if (current) await endAccountSessions(current.id);
+    if (current) await endAccountSessions(current.userId);
     await signOut({ redirectTo: "/signin" });
   }
   return (
@@ -26,6 +30,7 @@ export default async function SettingsLayout({ children }: { children: React.Rea
           </Link>
           <SettingsNav />
           <div className="ml-auto flex items-center gap-3 text-sm text-zinc-600">
+            {teams.length > 1 ? <TeamSwitcher teams={teams} currentTeamId={account.id} /> : null}
             <span className="hidden truncate sm:inline" title={account.email}>
               {account.email}
             </span>

@@ -8,6 +8,9 @@ const links = [
   { href: "/settings/endpoints", label: "Endpoints" },
   { href: "/settings/audit-log", label: "Audit log" },
   { href: "/settings/webhooks", label: "Webhooks" },
+  { href: "/settings/members", label: "Members" },
+  { href: "/settings/policies", label: "Policies" },
+  { href: "/settings/approvals", label: "Approvals" },
 ];
 
 export function SettingsNav() {

@@ -1,6 +1,11 @@
 import { sql } from "drizzle-orm";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
+/**
+ * A team (SPEC §11; "account" in §1–§10, and in every `account_id` column). Since migration 0010
+ * the people who sign in are `users`; `email` here is the email of the user who created the team
+ * (its name in the `Team` switcher), and `password_hash` / `session_version` are no longer read.
+ */
 export const accounts = sqliteTable("accounts", {
   id: text("id").primaryKey(),
   // Stored lower-cased and trimmed, so the unique index is case-insensitive in effect.

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { ACCESS_LEVELS } from "@/lib/core/scopes/levels";
 import { accounts } from "./accounts";
+import { users } from "./users";
 
 export const apiKeys = sqliteTable(
   "api_keys",
@@ -47,6 +48,9 @@ export const apiKeys = sqliteTable(
     // Events sent once per key (SPEC §9): "expires within 7 days" and "expired".
     expiringNotified: integer("expiring_notified", { mode: "boolean" }).notNull().default(false),
     expiredNotified: integer("expired_notified", { mode: "boolean" }).notNull().default(false),
+    // SPEC §11 `Created by`: the member who created the key (keys made before teams: the account's
+    // own user); null for keys imported by the CLI, or once that user is gone.
+    createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
   },
   (t) => [
     // Verification is one lookup by this index.

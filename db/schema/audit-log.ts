@@ -23,9 +23,20 @@ export const AUDIT_ACTIONS = [
   "endpoint.created",
   "endpoint.renamed",
   "endpoint.deleted",
+  // SPEC §11 members (lib/dal/members.ts). `action` is a text column: its enum is TypeScript's
+  // only (no CHECK constraint), so new actions need no migration.
+  "member.invited",
+  "member.joined",
+  "member.role_changed",
+  "member.removed",
+  // SPEC §11 policies and approvals (lib/dal/policies.ts, lib/dal/approvals.ts).
+  "policies.changed",
+  "approval.requested",
+  "approval.approved",
+  "approval.declined",
 ] as const;
 
-export const AUDIT_TARGET_TYPES = ["api_key", "endpoint", "webhook"] as const;
+export const AUDIT_TARGET_TYPES = ["api_key", "endpoint", "webhook", "member", "team"] as const;
 
 /**
  * One row per key or endpoint change, written in the same transaction as the change. Targets are

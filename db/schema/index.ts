@@ -1,4 +1,5 @@
 export { accounts } from "./accounts";
+export { users, memberships } from "./users";
 export { endpoints } from "./endpoints";
 export { pods } from "./pods";
 export { apiKeys } from "./api-keys";
@@ -10,3 +11,4 @@ export { apiKeyElevations } from "./api-key-elevations";
 export { webhooks, webhookDeliveries } from "./webhooks";
 export { dataPlaneProcesses, rateLimitShares } from "./rate-limits";
 export { apiKeyUsageHourly, apiKeyUsageDaily } from "./api-key-usage";
+export { invitations, teamPolicies, approvalRequests } from "./teams";

@@ -6,9 +6,20 @@ afterAll(removeTestDatabase);
 
 const PASSWORD = "correct horse battery staple";
 
+// Since SPEC §11 the person who signs in is a user, who owns the team sign-up makes.
 async function accountRow(id: string) {
   const [row] = await rawRows("SELECT * FROM accounts WHERE id = ?", [id]);
   return row;
+}
+
+async function userRow(id: string) {
+  const [row] = await rawRows("SELECT * FROM users WHERE id = ?", [id]);
+  return row;
+}
+
+/** Every row sign-up writes, to prove a refused one wrote nothing. */
+async function signUpRows() {
+  return [await rawRows("SELECT * FROM accounts ORDER BY id"), await rawRows("SELECT * FROM users ORDER BY id"), await rawRows("SELECT * FROM memberships ORDER BY account_id, user_id")];
 }
 
 describe("normalizeEmail", () => {
@@ -28,30 +39,38 @@ describe("createAccount", () => {
     const result = await createAccount("  New.User@Example.COM ", PASSWORD, now);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.value).toEqual({ id: expect.any(String), email: "new.user@example.com", createdAt: now });
-    expect(Object.keys(result.value).sort()).toEqual(["createdAt", "email", "id"]);
+    expect(result.value).toEqual({ id: expect.any(String), email: "new.user@example.com", createdAt: now, userId: expect.any(String), role: "owner" });
+    expect(Object.keys(result.value).sort()).toEqual(["createdAt", "email", "id", "role", "userId"]);
 
-    const row = await accountRow(result.value.id);
-    expect(row?.email).toBe("new.user@example.com");
-    expect(row?.created_at).toBe(now.getTime());
+    const user = await userRow(result.value.userId);
+    expect(user?.email).toBe("new.user@example.com");
+    expect(user?.created_at).toBe(now.getTime());
+    // The team sign-up makes, named by the email, with its user as owner.
+    const team = await accountRow(result.value.id);
+    expect(team?.email).toBe("new.user@example.com");
+    expect(team?.created_at).toBe(now.getTime());
+    expect(await rawRows("SELECT user_id, role, created_at FROM memberships WHERE account_id = ?", [result.value.id])).toEqual([
+      { user_id: result.value.userId, role: "owner", created_at: now.getTime() },
+    ]);
   });
 
   it("stores an argon2id hash, never the password", async () => {
     const result = await createAccount(uniqueEmail(), PASSWORD);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    const row = await accountRow(result.value.id);
+    const row = await userRow(result.value.userId);
     const passwordHash = String(row?.password_hash);
     expect(passwordHash.startsWith("$argon2id$")).toBe(true);
     expect(passwordHash).not.toContain(PASSWORD);
     for (const value of Object.values(row ?? {})) expect(String(value)).not.toContain(PASSWORD);
+    for (const value of Object.values((await accountRow(result.value.id)) ?? {})) expect(String(value)).not.toContain(PASSWORD);
   });
 
   it("salts: the same password gives two different hashes", async () => {
     const a = await createAccount(uniqueEmail(), PASSWORD);
     const b = await createAccount(uniqueEmail(), PASSWORD);
     if (!a.ok || !b.ok) throw new Error("setup failed");
-    const [rowA, rowB] = [await accountRow(a.value.id), await accountRow(b.value.id)];
+    const [rowA, rowB] = [await userRow(a.value.userId), await userRow(b.value.userId)];
     expect(rowA?.password_hash).not.toBe(rowB?.password_hash);
   });
 
@@ -62,12 +81,12 @@ describe("createAccount", () => {
   ])("refuses a duplicate email (%s) with CONFLICT and writes nothing", async (_label, duplicate) => {
     // The first creation only succeeds once; the later cases find it already there.
     await createAccount("dup@example.com", PASSWORD);
-    const before = await rawRows("SELECT * FROM accounts ORDER BY id");
+    const before = await signUpRows();
 
     const result = await createAccount(duplicate, "another password");
     expect(result).toEqual({ ok: false, code: "CONFLICT", message: expect.any(String) });
 
-    expect(await rawRows("SELECT * FROM accounts ORDER BY id")).toEqual(before);
+    expect(await signUpRows()).toEqual(before);
     // The original password still works and the new one does not.
     expect(await verifyAccountCredentials("dup@example.com", PASSWORD)).not.toBeNull();
     expect(await verifyAccountCredentials("dup@example.com", "another password")).toBeNull();
@@ -76,12 +95,12 @@ describe("createAccount", () => {
 
 describe("verifyAccountCredentials", () => {
   const email = uniqueEmail("verify");
-  let accountId = "";
+  let userId = "";
 
   beforeAll(async () => {
     const result = await createAccount(email, PASSWORD);
     if (!result.ok) throw new Error("setup failed");
-    accountId = result.value.id;
+    userId = result.value.userId;
   });
 
   it.each([
@@ -95,7 +114,7 @@ describe("verifyAccountCredentials", () => {
   ] as const)("%s", async (_label, presentedEmail, password, matches) => {
     const account = await verifyAccountCredentials(presentedEmail, password);
     if (matches) {
-      expect(account).toEqual({ id: accountId, email, createdAt: expect.any(Date), sessionVersion: 0 });
+      expect(account).toEqual({ id: userId, email, sessionVersion: 0 });
       expect(account).not.toHaveProperty("passwordHash");
     } else {
       expect(account).toBeNull();
@@ -117,8 +136,8 @@ describe("verifyAccountPassword", () => {
   beforeAll(async () => {
     const [account, other] = await Promise.all([createAccount(uniqueEmail("again"), PASSWORD), createAccount(uniqueEmail("again-other"), "other account password")]);
     if (!account.ok || !other.ok) throw new Error("setup failed");
-    accountId = account.value.id;
-    otherId = other.value.id;
+    accountId = account.value.userId;
+    otherId = other.value.userId;
   });
 
   it.each<[string, () => string, string, boolean]>([
@@ -135,12 +154,12 @@ describe("verifyAccountPassword", () => {
     expect(await verifyAccountPassword(idOf(), password)).toBe(matches);
   });
 
-  it("is false once the account is deleted", async () => {
+  it("is false once the user is deleted", async () => {
     const created = await createAccount(uniqueEmail("deleted"), PASSWORD);
     if (!created.ok) throw new Error("setup failed");
-    expect(await verifyAccountPassword(created.value.id, PASSWORD)).toBe(true);
-    await rawRows("DELETE FROM accounts WHERE id = ?", [created.value.id]);
-    expect(await verifyAccountPassword(created.value.id, PASSWORD)).toBe(false);
+    expect(await verifyAccountPassword(created.value.userId, PASSWORD)).toBe(true);
+    await rawRows("DELETE FROM users WHERE id = ?", [created.value.userId]);
+    expect(await verifyAccountPassword(created.value.userId, PASSWORD)).toBe(false);
   });
 });
 
@@ -149,7 +168,8 @@ describe("findAccountById", () => {
     const created = await createAccount(uniqueEmail("find"), PASSWORD);
     if (!created.ok) throw new Error("setup failed");
     const found = await findAccountById(created.value.id);
-    expect(found).toEqual(created.value);
+    // The team: its id, the email it is named by, and when it was made.
+    expect(found).toEqual({ id: created.value.id, email: created.value.email, createdAt: created.value.createdAt });
     expect(found).not.toHaveProperty("passwordHash");
   });
 

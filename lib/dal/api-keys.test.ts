@@ -16,18 +16,22 @@ import {
   type ApiKeyDto,
   type LegacyKeyImport,
 } from "./api-keys";
+import type { AuditActor } from "./audit-log";
 import { createEndpoint } from "./endpoints";
 import { elevateApiKey, rollApiKey } from "./key-lifecycle";
 
 afterAll(removeTestDatabase);
 
-const DTO_FIELDS = ["createdAt", "elevations", "enabled", "expiresAt", "hint", "id", "kind", "lastUsedAt", "leak", "name", "previous", "restrictions", "scopes"];
+const DTO_FIELDS = ["createdAt", "createdBy", "elevations", "enabled", "expiresAt", "hint", "id", "kind", "lastUsedAt", "leak", "name", "previous", "restrictions", "scopes"];
 
 // Every plaintext this file sees, checked against the raw database files at the end.
 const plaintexts: string[] = [];
 
 let accountA = "";
 let accountB = "";
+// The user who owns team A (SPEC §11), and their email.
+let userA = "";
+let emailA = "";
 let endpointA1 = "";
 let endpointA2 = "";
 let endpointB1 = "";
@@ -35,6 +39,7 @@ let endpointB1 = "";
 async function newAccount(label: string): Promise<string> {
   const result = await createAccount(uniqueEmail(label), `password-${label}-123`);
   if (!result.ok) throw new Error("setup failed");
+  if (label === "a") [userA, emailA] = [result.value.userId, result.value.email];
   return result.value.id;
 }
 
@@ -51,8 +56,8 @@ beforeAll(async () => {
   endpointB1 = await newEndpoint(accountB, "b-one");
 });
 
-async function newKey(accountId: string, scopes: unknown = createEmptyScopes(), name = "test key", now?: Date) {
-  const result = await createScopedApiKey(accountId, { name, scopes }, { type: "dashboard" }, now);
+async function newKey(accountId: string, scopes: unknown = createEmptyScopes(), name = "test key", now?: Date, actor: AuditActor = { type: "dashboard" }) {
+  const result = await createScopedApiKey(accountId, { name, scopes }, actor, now);
   if (!result.ok) throw new Error(`createScopedApiKey failed: ${result.code} ${result.message}`);
   plaintexts.push(result.value.plaintext);
   return result.value;
@@ -116,7 +121,8 @@ function expectNoSecretFields(dto: ApiKeyDto) {
 describe("createScopedApiKey", () => {
   it("returns a well-formed plaintext once, and stores only its sha256 and hint", async () => {
     const now = new Date("2024-04-01T12:00:00.250Z");
-    const { key, plaintext } = await newKey(accountA, createEmptyScopes(), "deploy bot", now);
+    // Made by team A's owner on the dashboard: its `Created by` (SPEC §11).
+    const { key, plaintext } = await newKey(accountA, createEmptyScopes(), "deploy bot", now, { type: "dashboard", userId: userA });
 
     expect(parsePresentedKey(plaintext)).toEqual({ ok: true, kind: "scoped", key: plaintext });
     expect(key).toEqual({
@@ -133,8 +139,10 @@ describe("createScopedApiKey", () => {
       elevations: [],
       leak: null,
       restrictions: { allowedIps: null, rateLimit: null },
+      createdBy: { userId: userA, email: emailA },
     });
     expectNoSecretFields(key);
+    expect(await getApiKey(accountA, key.id)).toEqual(key);
 
     expect(await keyRow(key.id)).toEqual({
       id: key.id,
@@ -163,6 +171,7 @@ describe("createScopedApiKey", () => {
       leak_dismissed_at: null,
       expiring_notified: 0,
       expired_notified: 0,
+      created_by: userA,
     });
   });
 
@@ -300,6 +309,48 @@ describe("createScopedApiKey with an expiry", () => {
     expect(entries.map((entry) => ({ ...entry, details: JSON.parse(String(entry.details)) }))).toEqual([
       { action: "api_key.created", created_at: now.getTime(), details: expect.objectContaining({ kind: "scoped", expiresAt: stored }) },
     ]);
+  });
+});
+
+describe("Created by (SPEC §11)", () => {
+  const member: () => AuditActor = () => ({ type: "dashboard", userId: userA });
+
+  it.each<[string, () => AuditActor, () => string | null]>([
+    ["a member on the dashboard is the creator", member, () => userA],
+    ["a dashboard actor naming no user (scripts) leaves none", () => ({ type: "dashboard" }), () => null],
+    ["an API key leaves none", () => ({ type: "api_key", keyId: "key_x" }), () => null],
+    ["a CLI command leaves none", () => ({ type: "cli", command: "seed" }), () => null],
+  ])("%s", async (_label, actor, expected) => {
+    const { key } = await newKey(accountA, createEmptyScopes(), "made", undefined, actor());
+    expect((await keyRow(key.id))?.created_by).toBe(expected());
+    expect((await getApiKey(accountA, key.id))?.createdBy).toEqual(expected() === null ? null : { userId: userA, email: emailA });
+  });
+
+  it("a roll keeps the key's creator; a legacy key rolled into a scoped one gets the member who rolled it", async () => {
+    const { key } = await newKey(accountA, createEmptyScopes(), "kept", undefined, { type: "dashboard" });
+    await rawRows("UPDATE api_keys SET created_by = ? WHERE id = ?", [userA, key.id]);
+    const other = await createAccount(uniqueEmail("roller"), "password-roller-123");
+    if (!other.ok) throw new Error("setup failed");
+    const roller: AuditActor = { type: "dashboard", userId: other.value.userId };
+    expect((await rollApiKey(accountA, key.id, "now", roller)).ok).toBe(true);
+    expect((await keyRow(key.id))?.created_by).toBe(userA);
+
+    const legacyId = await importOne(accountA);
+    expect((await keyRow(legacyId))?.created_by).toBeNull();
+    const rolled = await rollApiKey(accountA, legacyId, "now", roller);
+    if (!rolled.ok) throw new Error(rolled.message);
+    expect((await keyRow(legacyId))?.created_by).toBe(other.value.userId);
+    expect(rolled.value.key.createdBy).toEqual({ userId: other.value.userId, email: other.value.email });
+  });
+
+  it("a key outlives its creator's user: `Created by` becomes none", async () => {
+    const gone = await createAccount(uniqueEmail("gone-creator"), "password-gone-123");
+    if (!gone.ok) throw new Error("setup failed");
+    const { key } = await newKey(accountA, createEmptyScopes(), "orphan", undefined, { type: "dashboard", userId: gone.value.userId });
+    expect((await getApiKey(accountA, key.id))?.createdBy).toEqual({ userId: gone.value.userId, email: gone.value.email });
+    await rawRows("DELETE FROM users WHERE id = ?", [gone.value.userId]);
+    expect((await keyRow(key.id))?.created_by).toBeNull();
+    expect((await getApiKey(accountA, key.id))?.createdBy).toBeNull();
   });
 });
 
@@ -598,6 +649,8 @@ describe("importLegacyApiKeys", () => {
       elevations: [],
       leak: null,
       restrictions: { allowedIps: null, rateLimit: null },
+      // Imported by an operator: no member created it.
+      createdBy: null,
     });
     const row = await keyRow(id ?? "");
     expect(row?.key_hash).toBe(hashKey(plaintext));

@@ -1,7 +1,7 @@
 import "server-only";
 import { and, desc, eq, gt, inArray, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import { getDb, type Database } from "@/db/handle";
-import { apiKeyElevations, apiKeyEndpointScopes, apiKeys, auditLog, endpoints } from "@/db/schema";
+import { apiKeyElevations, apiKeyEndpointScopes, apiKeys, auditLog, endpoints, users } from "@/db/schema";
 import { formatDisplayHint, type KeyKind } from "@/lib/core/keys/format";
 import { generateScopedKey } from "@/lib/core/keys/generate";
 import { hashKey } from "@/lib/core/keys/hash";
@@ -10,8 +10,10 @@ import type { LegacyPermission, RequiredLevel } from "@/lib/core/scopes/levels";
 import { normalizeName } from "@/lib/core/names";
 import { storedRestrictions, type Restrictions } from "@/lib/core/restrictions/restrictions";
 import type { SuggestionWindow } from "@/lib/core/usage/suggest";
+import { checkKeyLifetime, needsGraphqlApproval } from "@/lib/core/teams/policies";
 import { actorJson, auditSelection, outer, requestedScopesJson, storedScopesJson, type AuditAction, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
+import { approvalRequestWrites, policyContext } from "./policies";
 import { fail, ok, type DalResult } from "./result";
 import { runWriteBatch } from "./write-batch";
 
@@ -35,6 +37,8 @@ export type ApiKeyDto = {
   leak: { at: Date; url: string; source: string; dismissed: boolean } | null;
   /** SPEC §9: the allowlist (null: any address) and rate limit (null: none), lib/dal/key-restrictions.ts. */
   restrictions: Restrictions;
+  /** SPEC §11 `Created by`: the member who created the key; null for an imported key (or once that user is gone). */
+  createdBy: { userId: string; email: string } | null;
 };
 
 /** A time-boxed elevation (SPEC §8); `target` is `graphql`, `endpoints` or `endpoint:<id>`. */
@@ -71,15 +75,20 @@ const keyColumns = {
   allowedIps: apiKeys.allowedIps,
   rateLimit: apiKeys.rateLimit,
   rateLimitPer: apiKeys.rateLimitPer,
+  createdBy: apiKeys.createdBy,
 };
 
-type KeyRow = { [K in keyof typeof keyColumns]: (typeof apiKeys.$inferSelect)[K] };
+// With the creator's email (a left join on users: a key's creator may be gone, or none).
+const keyListColumns = { ...keyColumns, createdByEmail: users.email };
+
+type KeyRow = { [K in keyof typeof keyColumns]: (typeof apiKeys.$inferSelect)[K] } & { createdByEmail: string | null };
 
 const NOT_FOUND = "API key not found.";
 
 function toDto(row: KeyRow, overrides: KeyScopes["endpoints"], elevations: ElevationDto[], now: Date): ApiKeyDto {
   const { graphqlLevel, endpointsAllLevel, previousKeyHash, previousHint, previousValidUntil, previousUntilFirstUse, ...rest } = row;
-  const { leakedAt, leakUrl, leakSource, leakDismissedAt, allowedIps, rateLimit, rateLimitPer, ...fields } = rest;
+  const { leakedAt, leakUrl, leakSource, leakDismissedAt, allowedIps, rateLimit, rateLimitPer, createdBy: creatorId, createdByEmail, ...fields } = rest;
+  const createdBy = creatorId !== null && createdByEmail !== null ? { userId: creatorId, email: createdByEmail } : null;
   const leak = leakedAt === null ? null : { at: leakedAt, url: leakUrl ?? "", source: leakSource ?? "", dismissed: leakDismissedAt !== null };
   const restrictions = storedRestrictions(allowedIps, rateLimit, rateLimitPer);
   // A grace period that has ended but is not yet cleared (lib/dal/key-lifecycle.ts) is over all the same.
@@ -87,7 +96,7 @@ function toDto(row: KeyRow, overrides: KeyScopes["endpoints"], elevations: Eleva
     previousKeyHash !== null && previousHint !== null && previousValidUntil !== null && previousValidUntil.getTime() > now.getTime()
       ? { hint: previousHint, validUntil: previousValidUntil, untilFirstUse: previousUntilFirstUse }
       : null;
-  return { ...fields, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides }, previous, elevations, leak, restrictions };
+  return { ...fields, scopes: { graphql: graphqlLevel, endpointsAll: endpointsAllLevel, endpoints: overrides }, previous, elevations, leak, restrictions, createdBy };
 }
 
 /** The elevations in force at `now` of the account's keys `keyIds`, by key. */
@@ -194,8 +203,9 @@ export function auditKey(
 export async function listApiKeys(accountId: string, now = new Date()): Promise<ApiKeyDto[]> {
   const db = await getDb();
   const rows = await db
-    .select(keyColumns)
+    .select(keyListColumns)
     .from(apiKeys)
+    .leftJoin(users, eq(users.id, apiKeys.createdBy))
     .where(eq(apiKeys.accountId, accountId))
     .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
   const ids = rows.map((row) => row.id);
@@ -206,13 +216,33 @@ export async function listApiKeys(accountId: string, now = new Date()): Promise<
 export async function getApiKey(accountId: string, keyId: string, now = new Date()): Promise<ApiKeyDto | null> {
   const db = await getDb();
   const [row] = await db
-    .select(keyColumns)
+    .select(keyListColumns)
     .from(apiKeys)
+    .leftJoin(users, eq(users.id, apiKeys.createdBy))
     .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
     .limit(1);
   if (!row) return null;
   const [overrides, elevations] = await Promise.all([loadOverrides(accountId, [row.id]), loadElevations(accountId, [row.id], now)]);
   return toDto(row, overrides.get(row.id) ?? {}, elevations.get(row.id) ?? [], now);
+}
+
+/**
+ * Who created the team's key `keyId` (null: imported, or that user is gone), or null when the team
+ * has no such key: what lib/action-result.ts keyAction decides a member's change by (canChangeKey).
+ */
+export async function findKeyCreator(accountId: string, keyId: string): Promise<{ createdBy: string | null } | null> {
+  const db = await getDb();
+  const [row] = await db
+    .select({ createdBy: apiKeys.createdBy })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
+    .limit(1);
+  return row ?? null;
+}
+
+/** The user a dashboard actor names (SPEC §11): the creator of a key it creates. */
+export function actorUserId(actor: AuditActor): string | null {
+  return actor.type === "dashboard" ? (actor.userId ?? null) : null;
 }
 
 function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
@@ -222,21 +252,31 @@ function overrideRows(accountId: string, keyId: string, scopes: KeyScopes) {
 /**
  * Creates a scoped key. The plaintext is in the result only: it is not stored or logged, and
  * no later call can return it. The key row and all its overrides commit together. The name is
- * stored as lib/core/names.ts normalises it, or refused.
+ * stored as lib/core/names.ts normalises it, or refused. A dashboard actor's user is its creator.
  */
 export async function createScopedApiKey(
   accountId: string,
   input: { name: string; scopes: unknown; expiresAt?: Date | null },
   actor: AuditActor,
   now = new Date(),
-): Promise<DalResult<{ key: ApiKeyDto; plaintext: string }>> {
+): Promise<DalResult<{ key: ApiKeyDto; plaintext: string; pendingApproval?: true }>> {
   const expiresAt = input.expiresAt ?? null;
   if (expiresAt !== null && !(expiresAt.getTime() > now.getTime())) return fail("BAD_REQUEST", "The expiry must be in the future.");
   const name = normalizeName(input.name);
   if (!name.ok) return fail("BAD_REQUEST", name.message);
-  const scopes = await validateScopes(accountId, input.scopes);
+  const asked = await validateScopes(accountId, input.scopes);
+  if (!asked.ok) return asked;
+  // SPEC §11: the team's `Maximum key lifetime`, and a Member's GraphQL `Read / Write` waiting
+  // for approval under its policy: the key gets the rest now, and GraphQL `None` until then.
+  const { policies, requester } = await policyContext(accountId, actor);
+  const lifetime = checkKeyLifetime(expiresAt, policies.maxKeyLifetimeDays, now);
+  if (!lifetime.ok) return fail("BAD_REQUEST", lifetime.message);
+  const pending = requester !== null && needsGraphqlApproval(policies, requester.role, asked.value.graphql, "none");
+  const scopes = pending ? ok<KeyScopes>({ ...asked.value, graphql: "none" }) : asked;
   if (!scopes.ok) return scopes;
   const db = await getDb();
+  const creatorId = actorUserId(actor);
+  const [creator] = creatorId === null ? [] : await db.select({ userId: users.id, email: users.email }).from(users).where(eq(users.id, creatorId)).limit(1);
   const plaintext = generateScopedKey();
   const id = `key_${newId()}`;
   const row = {
@@ -251,6 +291,7 @@ export async function createScopedApiKey(
     endpointsAllLevel: scopes.value.endpointsAll,
     createdAt: now,
     expiresAt,
+    createdBy: creatorId,
   };
   const overrides = overrideRows(accountId, id, scopes.value);
   try {
@@ -259,6 +300,7 @@ export async function createScopedApiKey(
       ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
       // After the inserts: the entry records the scopes as written, with endpoint names.
       auditKey(db, now, actor, "api_key.created", accountId, id, sql<string>`json_object('kind', ${outer(apiKeys.kind)}, 'scopes', json(${storedScopesJson()}), 'expiresAt', ${outer(apiKeys.expiresAt)})`),
+      ...(pending && requester ? approvalRequestWrites(db, { teamId: accountId, keyId: id, kind: "created", requester }, actor, now) : []),
     ]);
   } catch (error) {
     if (isForeignKeyFailure(error)) return fail("BAD_REQUEST", "An endpoint in these scopes no longer exists.");
@@ -278,8 +320,9 @@ export async function createScopedApiKey(
     elevations: [],
     leak: null,
     restrictions: { allowedIps: null, rateLimit: null },
+    createdBy: creator ?? null,
   };
-  return ok({ key, plaintext });
+  return ok({ key, plaintext, ...(pending ? { pendingApproval: true as const } : {}) });
 }
 
 /** Switching to the state a key already has succeeds and records nothing: nothing changed. */
@@ -313,10 +356,10 @@ export async function updateApiKeyScopes(
   actor: AuditActor,
   now = new Date(),
   origin?: ScopeChangeOrigin,
-): Promise<DalResult<ApiKeyDto>> {
+): Promise<DalResult<ApiKeyDto & { pendingApproval?: true }>> {
   const db = await getDb();
   const [existing] = await db
-    .select({ kind: apiKeys.kind })
+    .select({ kind: apiKeys.kind, graphqlLevel: apiKeys.graphqlLevel })
     .from(apiKeys)
     .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId)))
     .limit(1);
@@ -324,10 +367,14 @@ export async function updateApiKeyScopes(
   if (existing.kind !== "scoped") return fail("BAD_REQUEST", "A legacy key's scopes cannot be edited.");
   const scopes = await validateScopes(accountId, input);
   if (!scopes.ok) return scopes;
+  // SPEC §11: a Member asking for GraphQL `Read / Write` under the approval policy gets the rest
+  // now; GraphQL keeps what it has until an owner or admin approves the request written below.
+  const { policies, requester } = await policyContext(accountId, actor);
+  const pending = requester !== null && needsGraphqlApproval(policies, requester.role, scopes.value.graphql, existing.graphqlLevel);
   const overrides = overrideRows(accountId, keyId, scopes.value);
   // Before the writes, so the entry reads what they replace; saving the same scopes records nothing.
   const before = storedScopesJson();
-  const after = requestedScopesJson(scopes.value);
+  const after = pending ? sql<string>`json_set(${requestedScopesJson(scopes.value)}, '$.graphql', ${outer(apiKeys.graphqlLevel)})` : requestedScopesJson(scopes.value);
   let updated: number[];
   try {
     [, ...updated] = await runWriteBatch(db, [
@@ -345,12 +392,14 @@ export async function updateApiKeyScopes(
       ),
       db
         .update(apiKeys)
-        .set({ graphqlLevel: scopes.value.graphql, endpointsAllLevel: scopes.value.endpointsAll })
+        .set(pending ? { endpointsAllLevel: scopes.value.endpointsAll } : { graphqlLevel: scopes.value.graphql, endpointsAllLevel: scopes.value.endpointsAll })
         .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), eq(apiKeys.kind, "scoped"))),
       db
         .delete(apiKeyEndpointScopes)
         .where(and(eq(apiKeyEndpointScopes.keyId, keyId), eq(apiKeyEndpointScopes.accountId, accountId))),
       ...(overrides.length > 0 ? [db.insert(apiKeyEndpointScopes).values(overrides)] : []),
+      // Last: the indices above stay as they were.
+      ...(pending && requester ? approvalRequestWrites(db, { teamId: accountId, keyId, kind: "scopes_changed", requester }, actor, now) : []),
     ]);
   } catch (error) {
     if (isForeignKeyFailure(error)) return fail("NOT_FOUND", "The key or an endpoint in these scopes no longer exists.");
@@ -358,7 +407,8 @@ export async function updateApiKeyScopes(
   }
   if (updated[0] === 0) return fail("NOT_FOUND", NOT_FOUND);
   const key = await getApiKey(accountId, keyId);
-  return key ? ok(key) : fail("NOT_FOUND", NOT_FOUND);
+  if (!key) return fail("NOT_FOUND", NOT_FOUND);
+  return ok(pending ? { ...key, pendingApproval: true as const } : key);
 }
 
 export async function deleteApiKey(accountId: string, keyId: string, actor: AuditActor, now = new Date()): Promise<DalResult<{ id: string }>> {

@@ -503,6 +503,24 @@ describe("actor: every entry records who made the change, as given", () => {
     });
   });
 
+  it("a member on the dashboard (SPEC §11) is named by id and by their email at the time, and listed so", async () => {
+    const member = await createAccount(uniqueEmail("named-member"), "password-named-123");
+    if (!member.ok) throw new Error("setup failed");
+    const actor: AuditActor = { type: "dashboard", userId: member.value.userId };
+    const named = { type: "dashboard", userId: member.value.userId, email: member.value.email };
+    const writes: (() => Promise<unknown>)[] = [
+      () => createScopedApiKey(accountA, { name: "by-member", scopes: createEmptyScopes() }, actor),
+      async () => setApiKeyEnabled(accountA, (await newKey(accountA, "member-toggled")).key.id, false, actor),
+      () => createEndpoint(accountA, "member-made", actor),
+    ];
+    for (const write of writes) expect((await auditedBy(accountA, write)).at(-1)?.actor).toEqual(named);
+    const { entries } = await listAuditLog(accountA, { page: 1 });
+    expect(entries[0]?.actor).toEqual(named);
+    // The entry keeps the email after the user is gone.
+    await rawRows("DELETE FROM users WHERE id = ?", [member.value.userId]);
+    expect((await listAuditLog(accountA, { page: 1 })).entries[0]?.actor).toEqual(named);
+  });
+
   it("an entry without an actor (written before actors were recorded) or with one this version cannot read lists actor null", async () => {
     const account = await newAccount("actorless");
     const id = await newEndpoint(account, "old");

@@ -5,9 +5,11 @@ import { z } from "zod";
 import { getDb } from "@/db/handle";
 import { apiKeys, auditLog } from "@/db/schema";
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from "@/db/schema/audit-log";
+import { APPROVAL_KINDS } from "@/db/schema/teams";
 import type { KeyScopes } from "@/lib/core/scopes/evaluate";
 import { ACCESS_LEVELS, LEGACY_PERMISSIONS } from "@/lib/core/scopes/levels";
 import { RATE_WINDOWS } from "@/lib/core/restrictions/rate-limit";
+import { TEAM_ROLES } from "@/lib/core/teams/roles";
 
 // Entries are written by the key and endpoint DAL functions, inside the same BEGIN IMMEDIATE
 // batch as the change, mostly as INSERT … SELECT over the row being changed: the entry exists
@@ -21,12 +23,13 @@ export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
 // Writing (for lib/dal only)
 
 /**
- * Who made a change, as the caller asserts it: the dashboard (a signed-in session), an API key
- * (the verified key's id; its name is read in the same transaction), a CLI command, the server
- * itself, or a secret scanner's signed leak report (SPEC §9).
+ * Who made a change, as the caller asserts it: the dashboard (a signed-in member, SPEC §11: the
+ * user's id; their email is read in the same transaction), an API key (the verified key's id; its
+ * name is read likewise), a CLI command, the server itself, or a secret scanner's signed leak
+ * report (SPEC §9). A dashboard actor without a user is for tests and scripts only.
  */
 export type AuditActor =
-  | { type: "dashboard" }
+  | { type: "dashboard"; userId?: string }
   | { type: "api_key"; keyId: string }
   | { type: "cli"; command: string }
   | { type: "system" }
@@ -36,7 +39,12 @@ export type AuditActor =
 export function actorJson(accountId: string, actor: AuditActor): SQL<string> {
   switch (actor.type) {
     case "dashboard":
-      return sql<string>`json_object('type', 'dashboard')`;
+      if (actor.userId === undefined) return sql<string>`json_object('type', 'dashboard')`;
+      // The email as it is when the change commits, so the entry still names the user after
+      // they leave the team.
+      return sql<string>`json_object('type', 'dashboard', 'userId', ${actor.userId}, 'email', (
+        SELECT u.email FROM users u WHERE u.id = ${actor.userId}
+      ))`;
     case "api_key":
       return sql<string>`json_object('type', 'api_key', 'keyId', ${actor.keyId}, 'keyName', (
         SELECT k.name FROM api_keys k WHERE k.account_id = ${accountId} AND k.id = ${actor.keyId}
@@ -132,6 +140,7 @@ const scopesSnapshot = z.object({
   endpoints: z.array(z.object({ id: z.string(), name: z.string(), level })),
 });
 const kindOnly = z.object({ kind: keyKind });
+const teamRole = z.enum(TEAM_ROLES);
 const elevationDetails = z.object({
   target: z.string(),
   targetName: z.string(),
@@ -147,6 +156,16 @@ const restrictionsSnapshot = z.object({
   per: z.enum(RATE_WINDOWS).nullable(),
 });
 
+const policiesSnapshot = z.object({ maxKeyLifetimeDays: z.number().int().positive().nullable(), graphqlWriteNeedsApproval: z.boolean() });
+const approvalDetails = z.object({
+  requestId: z.string(),
+  kind: z.enum(APPROVAL_KINDS),
+  resource: z.literal("graphql"),
+  level: z.literal("read_write"),
+  duration: z.string().optional(),
+  reason: z.string().optional(),
+});
+
 const eventSchema = z.discriminatedUnion("action", [
   // `expiresAt` is absent on entries written before keys could expire.
   z.object({
@@ -154,7 +173,11 @@ const eventSchema = z.discriminatedUnion("action", [
     details: z.object({ kind: keyKind, scopes: scopesSnapshot, expiresAt: z.number().nullable().optional() }),
   }),
   z.object({ action: z.literal("api_key.enabled"), details: kindOnly }),
-  z.object({ action: z.literal("api_key.disabled"), details: kindOnly }),
+  // `reason` only when the key was disabled because its creator was removed from the team (SPEC §11), `member` their email.
+  z.object({
+    action: z.literal("api_key.disabled"),
+    details: kindOnly.extend({ reason: z.literal("member_removed").optional(), member: z.string().nullable().optional() }),
+  }),
   // `source` and `basedOn` only on a change made by `Apply suggestion` (SPEC §10): the window it was based on.
   z.object({
     action: z.literal("api_key.scopes_changed"),
@@ -216,22 +239,40 @@ const eventSchema = z.discriminatedUnion("action", [
   z.object({ action: z.literal("endpoint.created"), details: z.object({}) }),
   z.object({ action: z.literal("endpoint.renamed"), details: z.object({ from: z.string(), to: z.string() }) }),
   z.object({ action: z.literal("endpoint.deleted"), details: z.object({ keysWithOverride: z.array(z.string()) }) }),
+  // SPEC §11 members (lib/dal/members.ts); the target names the member's email.
+  z.object({ action: z.literal("member.invited"), details: z.object({ role: teamRole }) }),
+  z.object({ action: z.literal("member.joined"), details: z.object({ role: teamRole }) }),
+  z.object({ action: z.literal("member.role_changed"), details: z.object({ from: teamRole, to: teamRole }) }),
+  // `left`: they removed themselves; `keysDisabled`: how many of their keys in the team were disabled.
+  z.object({ action: z.literal("member.removed"), details: z.object({ role: teamRole, left: z.boolean(), keysDisabled: z.number().int().nonnegative() }) }),
+  // SPEC §11 policies (lib/dal/policies.ts), on the team itself.
+  z.object({ action: z.literal("policies.changed"), details: z.object({ before: policiesSnapshot, after: policiesSnapshot }) }),
+  // SPEC §11 approvals (lib/dal/policies.ts, lib/dal/approvals.ts), on the key: what was asked
+  // (always GraphQL Read / Write), and for an elevation its duration and reason.
+  z.object({ action: z.literal("approval.requested"), details: approvalDetails }),
+  z.object({ action: z.literal("approval.approved"), details: approvalDetails.extend({ requestedBy: z.string().nullable(), endsAt: z.number().optional() }) }),
+  z.object({ action: z.literal("approval.declined"), details: approvalDetails.extend({ requestedBy: z.string().nullable() }) }),
 ]);
 
 const actorSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("dashboard") }),
+  // `userId` and `email` are absent on entries written before teams (SPEC §11).
+  z.object({ type: z.literal("dashboard"), userId: z.string().optional(), email: z.string().nullable().optional() }),
   z.object({ type: z.literal("api_key"), keyId: z.string(), keyName: z.string().nullable() }),
   z.object({ type: z.literal("cli"), command: z.string() }),
   z.object({ type: z.literal("system") }),
   z.object({ type: z.literal("scanner") }),
 ]);
 
-/** Who made the change, as recorded; `keyName` is the key's name when the change was made. */
+/** Who made the change, as recorded; `keyName` is the key's name, `email` the user's, when the change was made. */
 export type AuditActorDto = z.infer<typeof actorSchema>;
 
 export type AuditScopesSnapshot = z.infer<typeof scopesSnapshot>;
 
 export type AuditRestrictionsSnapshot = z.infer<typeof restrictionsSnapshot>;
+
+export type AuditPoliciesSnapshot = z.infer<typeof policiesSnapshot>;
+
+export type AuditApprovalDetails = z.infer<typeof approvalDetails>;
 
 /**
  * What happened, by action. `unknown` stands for an entry this version cannot read (written by

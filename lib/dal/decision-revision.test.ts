@@ -183,6 +183,8 @@ const COLUMNS: Record<string, { deciding: string[]; notDeciding: string[]; row: 
       "leak_dismissed_at",
       "expiring_notified",
       "expired_notified",
+      // SPEC §11 `Created by`: who may change the key on the dashboard, not what it may do.
+      "created_by",
     ],
     row: () => fresh.key(),
     // Null on a fresh key: a value to set it to.
@@ -193,6 +195,7 @@ const COLUMNS: Record<string, { deciding: string[]; notDeciding: string[]; row: 
       rate_limit_per: () => "minute",
       leak_url: () => "https://example.test/leak",
       leak_source: () => "scanner",
+      created_by: () => `user-${++n}`,
     },
   },
   endpoints: {

@@ -17,9 +17,11 @@ import {
 import { normalizeReason } from "@/lib/core/names";
 import { resolveEndpointLevel } from "@/lib/core/scopes/evaluate";
 import { higherLevel, LEVEL_LABELS, levelAllows, type AccessLevel, type RequiredLevel } from "@/lib/core/scopes/levels";
-import { auditKey, getApiKey, type ApiKeyDto } from "./api-keys";
+import { needsGraphqlApproval } from "@/lib/core/teams/policies";
+import { actorUserId, auditKey, findKeyCreator, getApiKey, type ApiKeyDto } from "./api-keys";
 import { actorJson, auditSelection, outer, type AuditActor } from "./audit-log";
 import { newId } from "./ids";
+import { approvalRequestWrites, checkExpiryPolicy, policyContext } from "./policies";
 import { fail, ok, type DalResult } from "./result";
 import { runWriteBatch } from "./write-batch";
 
@@ -44,6 +46,10 @@ export async function setApiKeyExpiration(
   now = new Date(),
 ): Promise<DalResult<ApiKeyDto>> {
   if (expiresAt !== null && !(expiresAt.getTime() > now.getTime())) return fail("BAD_REQUEST", "The expiry must be in the future.");
+  // SPEC §11 `Maximum key lifetime`, whoever changes it; an unknown key is refused as such first.
+  if (!(await findKeyCreator(accountId, keyId))) return fail("NOT_FOUND", NOT_FOUND);
+  const lifetime = await checkExpiryPolicy(accountId, expiresAt, now);
+  if (!lifetime.ok) return lifetime;
   const db = await getDb();
   const after = expiresAt?.getTime() ?? null;
   const [, updated] = await runWriteBatch(db, [
@@ -91,6 +97,7 @@ export async function rollApiKey(
   const { validUntil, untilFirstUse } = resolveGrace(grace, now);
   const keep = validUntil !== null;
   const earlierGraceRunning = and(isNotNull(apiKeys.previousKeyHash), gt(apiKeys.previousValidUntil, now));
+  const rolledBy = actorUserId(actor);
   const [, , updated] = await runWriteBatch(db, [
     // An earlier grace period that ran out but is not yet in the audit log: the roll overwrites
     // its secret, so its end is recorded here, at its time, as recordLifecycleEnds would have.
@@ -126,6 +133,9 @@ export async function rollApiKey(
         leakUrl: null,
         leakSource: null,
         leakDismissedAt: null,
+        // SPEC §11: a key keeps its creator; an imported legacy key rolled into a scoped one
+        // (it had none) gets the member who rolled it.
+        ...(rolledBy === null ? {} : { createdBy: sql`coalesce(${apiKeys.createdBy}, ${rolledBy})` }),
       })
       .where(inAccount(accountId, keyId)),
   ]);
@@ -221,19 +231,27 @@ export type ElevationInput = { target: ElevationTarget; level: RequiredLevel; du
 
 const TARGET_LABELS = { graphql: "GraphQL", endpoints: "All endpoints" } as const;
 
+/** An elevation that passed every check, ready for a write batch (elevationWrites). */
+export type PreparedElevation = {
+  id: string;
+  target: ElevationTarget;
+  targetKey: string;
+  targetName: string;
+  level: RequiredLevel;
+  reason: string;
+  endsAt: Date;
+  /** The key's own level on the target. */
+  own: AccessLevel;
+  /** An elevation of the same key and target in force at `now`. */
+  inForce: SQL | undefined;
+};
+
 /**
- * `Elevate access` (SPEC §8): until `duration` from now, decisions use the higher of the key's own
- * level and `level` on the target. The caller has checked the user's password. Refused: an unknown
- * or another account's key or endpoint, a level the key already has there, a second elevation
- * in force on the same target, a reason outside the rule.
+ * The checks of `Elevate access`, without writing: an unknown or another account's key or
+ * endpoint, a level the key already has there, a second elevation in force on the same target, a
+ * reason outside the rule are refused. The elevation would run from `now` for its duration.
  */
-export async function elevateApiKey(
-  accountId: string,
-  keyId: string,
-  input: ElevationInput,
-  actor: AuditActor,
-  now = new Date(),
-): Promise<DalResult<ApiKeyDto>> {
+export async function prepareElevation(accountId: string, keyId: string, input: ElevationInput, now: Date): Promise<DalResult<PreparedElevation>> {
   const reason = normalizeReason(input.reason);
   if (!reason.ok) return fail("BAD_REQUEST", reason.message);
   if (!levelAllows(input.level, "read")) return fail("BAD_REQUEST", "Choose Read or Read / Write.");
@@ -261,9 +279,7 @@ export async function elevateApiKey(
     return fail("BAD_REQUEST", `This key already has ${LEVEL_LABELS[own]} on ${target.resource === "endpoint" ? `endpoint "${targetName}"` : targetName}.`);
   }
 
-  const id = `elv_${newId()}`;
   const targetKey = elevationTargetKey(target);
-  const endsAt = elevationEnd(input.duration, now);
   const inForce = and(
     eq(apiKeyElevations.accountId, accountId),
     eq(apiKeyElevations.keyId, keyId),
@@ -273,10 +289,19 @@ export async function elevateApiKey(
   );
   const existing = await db.select({ endsAt: apiKeyElevations.endsAt }).from(apiKeyElevations).where(inForce).limit(1);
   if (existing[0]) return fail("CONFLICT", `This key already has an elevation on ${targetName}. End it before starting another.`);
+  const id = `elv_${newId()}`;
+  return ok({ id, target, targetKey, targetName, level: input.level, reason: reason.name, endsAt: elevationEnd(input.duration, now), own, inForce });
+}
 
-  // The insert re-checks both conditions inside the write transaction: a concurrent elevation of
-  // the same target, or the key's deletion, in the meantime makes it insert nothing.
-  const [inserted] = await runWriteBatch(db, [
+/**
+ * The elevation's row and its `api_key.elevated` entry, for one write batch. The insert re-checks
+ * inside the write transaction that the key is there, that no elevation of the target came into
+ * force in the meantime, and `condition` (an approval still pending): otherwise it inserts
+ * nothing, and the entry (which selects the inserted row) is not written either.
+ */
+export function elevationWrites(db: Database, accountId: string, keyId: string, elevation: PreparedElevation, actor: AuditActor, now: Date, condition?: SQL) {
+  const { id, target, targetKey, targetName, level, reason, endsAt, inForce } = elevation;
+  return [
     db.insert(apiKeyElevations).select(
       db
         .select({
@@ -285,15 +310,15 @@ export async function elevateApiKey(
           keyId: apiKeys.id,
           target: sql<string>`${targetKey}`.as("target"),
           endpointId: sql<string | null>`${target.resource === "endpoint" ? target.endpointId : null}`.as("endpoint_id"),
-          level: sql<RequiredLevel>`${input.level}`.as("level"),
-          reason: sql<string>`${reason.name}`.as("reason"),
+          level: sql<RequiredLevel>`${level}`.as("level"),
+          reason: sql<string>`${reason}`.as("reason"),
           createdAt: sql<number>`${now.getTime()}`.as("created_at"),
           endsAt: sql<number>`${endsAt.getTime()}`.as("ends_at"),
           endedAt: sql<number | null>`null`.as("ended_at"),
           endRecorded: sql<number>`0`.as("end_recorded"),
         })
         .from(apiKeys)
-        .where(and(inAccount(accountId, keyId), sql`NOT EXISTS (SELECT 1 FROM ${apiKeyElevations} WHERE ${inForce})`)),
+        .where(and(inAccount(accountId, keyId), sql`NOT EXISTS (SELECT 1 FROM ${apiKeyElevations} WHERE ${inForce})`, condition)),
     ),
     auditKey(
       db,
@@ -302,13 +327,43 @@ export async function elevateApiKey(
       "api_key.elevated",
       accountId,
       keyId,
-      sql<string>`json_object('target', ${targetKey}, 'targetName', ${targetName}, 'level', ${input.level}, 'reason', ${reason.name}, 'endsAt', ${endsAt.getTime()})`,
+      sql<string>`json_object('target', ${targetKey}, 'targetName', ${targetName}, 'level', ${level}, 'reason', ${reason}, 'endsAt', ${endsAt.getTime()})`,
       sql`EXISTS (SELECT 1 FROM ${apiKeyElevations} WHERE ${apiKeyElevations.id} = ${id})`,
     ),
-  ]);
+  ];
+}
+
+/**
+ * `Elevate access` (SPEC §8): until `duration` from now, decisions use the higher of the key's own
+ * level and `level` on the target. The caller has checked the user's password. Refused as
+ * prepareElevation says. SPEC §11: a Member asking for GraphQL `Read / Write` under the team's
+ * approval policy starts nothing: the elevation waits as a request (with its duration and reason)
+ * that starts it from its approval on, and the result says so (`pendingApproval`).
+ */
+export async function elevateApiKey(
+  accountId: string,
+  keyId: string,
+  input: ElevationInput,
+  actor: AuditActor,
+  now = new Date(),
+): Promise<DalResult<ApiKeyDto & { pendingApproval?: true }>> {
+  const prepared = await prepareElevation(accountId, keyId, input, now);
+  if (!prepared.ok) return prepared;
+  const elevation = prepared.value;
+  const db = await getDb();
+
+  const { policies, requester } = await policyContext(accountId, actor);
+  if (requester !== null && input.target.resource === "graphql" && needsGraphqlApproval(policies, requester.role, input.level, elevation.own)) {
+    const details = { duration: input.duration, reason: elevation.reason };
+    await runWriteBatch(db, approvalRequestWrites(db, { teamId: accountId, keyId, kind: "elevated", requester, details }, actor, now));
+    const key = await getApiKey(accountId, keyId, now);
+    return key ? ok({ ...key, pendingApproval: true as const }) : fail("NOT_FOUND", NOT_FOUND);
+  }
+
+  const [inserted] = await runWriteBatch(db, elevationWrites(db, accountId, keyId, elevation, actor, now));
   if (!inserted) {
     const still = await getApiKey(accountId, keyId, now);
-    return still ? fail("CONFLICT", `This key already has an elevation on ${targetName}. End it before starting another.`) : fail("NOT_FOUND", NOT_FOUND);
+    return still ? fail("CONFLICT", `This key already has an elevation on ${elevation.targetName}. End it before starting another.`) : fail("NOT_FOUND", NOT_FOUND);
   }
   const updated = await getApiKey(accountId, keyId, now);
   return updated ? ok(updated) : fail("NOT_FOUND", NOT_FOUND);

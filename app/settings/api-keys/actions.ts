@@ -3,10 +3,9 @@
 import { headers } from "next/headers";
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
-import { accountAction, actionOk, type ActionResult } from "@/lib/action-result";
+import { accountAction, actionOk, keyAction, memberActor, type ActionResult } from "@/lib/action-result";
 import { createScopedApiKey, deleteApiKey, setApiKeyEnabled, updateApiKeyScopes } from "@/lib/dal/api-keys";
 import { verifyAccountPassword } from "@/lib/dal/accounts";
-import type { AuditActor } from "@/lib/dal/audit-log";
 import { elevateApiKey, endElevation, expirePreviousKey, rollApiKey, setApiKeyExpiration } from "@/lib/dal/key-lifecycle";
 import { setApiKeyRestrictions } from "@/lib/dal/key-restrictions";
 import { RATE_WINDOWS } from "@/lib/core/restrictions/rate-limit";
@@ -27,8 +26,8 @@ import { retryAfterText } from "@/lib/rate-limit/auth-limiter";
 
 const PAGE = "/settings/api-keys";
 const keyPage = (id: string) => `${PAGE}/${id}`;
-// Every change made here is made by the signed-in dashboard user.
-const DASHBOARD: AuditActor = { type: "dashboard" };
+// SPEC §11: creating a key needs `keys.create`; every change to one key goes through keyAction,
+// which allows it only to whom canChangeKey does (a Member: the keys they created).
 const keyId = z.string().min(1).max(100);
 // The expiry as chosen in the form; `expiresAt` (ISO 8601 with offset) only for `custom`.
 const expiration = {
@@ -71,58 +70,59 @@ function refresh(id: string) {
 }
 
 /** Creates a scoped key and returns its plaintext: the only time it is ever sent. */
-export const createApiKeyAction = accountAction(createSchema, async (account, input) => {
+export const createApiKeyAction = accountAction("keys.create", createSchema, async (account, input) => {
   const now = new Date();
   const expiry = expiryFrom(input, now);
   if (!expiry.ok) return { ok: false, code: "BAD_REQUEST", message: expiry.message, fieldErrors: { expiresAt: expiry.message } };
-  const created = await createScopedApiKey(account.id, { name: input.name, scopes: input.scopes, expiresAt: expiry.expiresAt }, DASHBOARD, now);
+  const created = await createScopedApiKey(account.id, { name: input.name, scopes: input.scopes, expiresAt: expiry.expiresAt }, memberActor(account), now);
   if (!created.ok) return created;
   revalidatePath(PAGE);
-  return actionOk({ plaintext: created.value.plaintext, name: created.value.key.name });
+  // SPEC §11: GraphQL Read / Write waiting for approval is said once the key is shown.
+  return actionOk({ plaintext: created.value.plaintext, name: created.value.key.name, ...(created.value.pendingApproval ? { pendingApproval: true as const } : {}) });
 });
 
-export const setApiKeyEnabledAction = accountAction(enabledSchema, async (account, input) => {
-  const result = await setApiKeyEnabled(account.id, input.keyId, input.enabled, DASHBOARD);
+export const setApiKeyEnabledAction = keyAction(enabledSchema, async (account, input) => {
+  const result = await setApiKeyEnabled(account.id, input.keyId, input.enabled, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk({ enabled: result.value.enabled });
 });
 
-export const updateApiKeyScopesAction = accountAction(scopesSchema, async (account, input) => {
-  const result = await updateApiKeyScopes(account.id, input.keyId, input.scopes, DASHBOARD);
+export const updateApiKeyScopesAction = keyAction(scopesSchema, async (account, input) => {
+  const result = await updateApiKeyScopes(account.id, input.keyId, input.scopes, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);
 });
 
-export const deleteApiKeyAction = accountAction(deleteSchema, async (account, input) => {
-  const result = await deleteApiKey(account.id, input.keyId, DASHBOARD);
+export const deleteApiKeyAction = keyAction(deleteSchema, async (account, input) => {
+  const result = await deleteApiKey(account.id, input.keyId, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);
 });
 
 /** `Change expiration`: the same choices as on create, counted from now. */
-export const setApiKeyExpirationAction = accountAction(expirationSchema, async (account, input) => {
+export const setApiKeyExpirationAction = keyAction(expirationSchema, async (account, input) => {
   const now = new Date();
   const expiry = expiryFrom(input, now);
   if (!expiry.ok) return { ok: false, code: "BAD_REQUEST", message: expiry.message, fieldErrors: { expiresAt: expiry.message } };
-  const result = await setApiKeyExpiration(account.id, input.keyId, expiry.expiresAt, DASHBOARD, now);
+  const result = await setApiKeyExpiration(account.id, input.keyId, expiry.expiresAt, memberActor(account), now);
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk({ expiresAt: result.value.expiresAt?.toISOString() ?? null });
 });
 
 /** `Roll key`: a new secret, shown once; the old one stays valid for the grace period chosen. */
-export const rollApiKeyAction = accountAction(rollSchema, async (account, input) => {
-  const result = await rollApiKey(account.id, input.keyId, input.grace, DASHBOARD);
+export const rollApiKeyAction = keyAction(rollSchema, async (account, input) => {
+  const result = await rollApiKey(account.id, input.keyId, input.grace, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk({ plaintext: result.value.plaintext, name: result.value.key.name });
 });
 
-export const expirePreviousKeyAction = accountAction(deleteSchema, async (account, input) => {
-  const result = await expirePreviousKey(account.id, input.keyId, DASHBOARD);
+export const expirePreviousKeyAction = keyAction(deleteSchema, async (account, input) => {
+  const result = await expirePreviousKey(account.id, input.keyId, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);
@@ -132,7 +132,7 @@ export const expirePreviousKeyAction = accountAction(deleteSchema, async (accoun
  * `Elevate access`: the user's password is checked again, and wrong ones count against the same
  * per-email and per-address limits as sign-in, so a stolen session cannot guess it.
  */
-export const elevateApiKeyAction = accountAction(elevateSchema, async (account, input): Promise<ActionResult<undefined>> => {
+export const elevateApiKeyAction = keyAction(elevateSchema, async (account, input): Promise<ActionResult<undefined>> => {
   const target = parseElevationTarget(input.target);
   if (!target) return { ok: false, code: "BAD_REQUEST", message: "Choose a resource.", fieldErrors: { target: "Choose a resource." } };
   // Before the password: a form that cannot succeed should not use up a password attempt. The
@@ -147,28 +147,28 @@ export const elevateApiKeyAction = accountAction(elevateSchema, async (account, 
   }
   let matches: boolean;
   try {
-    matches = await verifyAccountPassword(account.id, input.password);
+    matches = await verifyAccountPassword(account.userId, input.password);
   } catch (error) {
     attempt.abandoned();
     throw error;
   }
   if (!matches) return { ok: false, code: "BAD_REQUEST", message: "Wrong password.", fieldErrors: { password: "Wrong password." } };
   attempt.succeeded();
-  const result = await elevateApiKey(account.id, input.keyId, { target, level: input.level, duration: input.duration, reason: input.reason }, DASHBOARD);
+  const result = await elevateApiKey(account.id, input.keyId, { target, level: input.level, duration: input.duration, reason: input.reason }, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);
 });
 
-export const endElevationAction = accountAction(endElevationSchema, async (account, input) => {
-  const result = await endElevation(account.id, input.keyId, input.elevationId, DASHBOARD);
+export const endElevationAction = keyAction(endElevationSchema, async (account, input) => {
+  const result = await endElevation(account.id, input.keyId, input.elevationId, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);
 });
 
 /** `Dismiss` on the banner about a leaked key (SPEC §9): the key stays disabled and marked leaked. */
-export const dismissLeakBannerAction = accountAction(deleteSchema, async (account, input) => {
+export const dismissLeakBannerAction = keyAction(deleteSchema, async (account, input) => {
   const result = await dismissLeakBanner(account.id, input.keyId);
   if (!result.ok) return result;
   refresh(input.keyId);
@@ -176,11 +176,11 @@ export const dismissLeakBannerAction = accountAction(deleteSchema, async (accoun
 });
 
 /** `Save restrictions` (SPEC §9): the allowlist and rate limit as a whole; a bad line or limit saves nothing. */
-export const setApiKeyRestrictionsAction = accountAction(restrictionsSchema, async (account, input): Promise<ActionResult<undefined>> => {
+export const setApiKeyRestrictionsAction = keyAction(restrictionsSchema, async (account, input): Promise<ActionResult<undefined>> => {
   // Here first, to put the message on its field; the DAL applies the same rule again.
   const checked = normalizeRestrictions(input);
   if (!checked.ok) return { ok: false, code: "BAD_REQUEST", message: checked.message, fieldErrors: { [checked.field]: checked.message } };
-  const result = await setApiKeyRestrictions(account.id, input.keyId, input, DASHBOARD);
+  const result = await setApiKeyRestrictions(account.id, input.keyId, input, memberActor(account));
   if (!result.ok) return result;
   refresh(input.keyId);
   return actionOk(undefined);

@@ -21,7 +21,8 @@ function Where({ url }: { url: string }) {
   );
 }
 
-export function LeakBanners({ keys }: { keys: ApiKeyDto[] }) {
+/** `changeable`: the keys this member may change (SPEC §11); only theirs get `Dismiss`. */
+export function LeakBanners({ keys, changeable }: { keys: ApiKeyDto[]; changeable: ReadonlySet<string> }) {
   const leaked = keys
     .flatMap((key) => (key.leak && !key.leak.dismissed ? [{ key, leak: key.leak }] : []))
     .sort((a, b) => b.leak.at.getTime() - a.leak.at.getTime());
@@ -45,7 +46,7 @@ export function LeakBanners({ keys }: { keys: ApiKeyDto[] }) {
               {leak.source ? ` (${leak.source})` : ""}
             </span>
           </p>
-          <DismissLeakButton keyId={key.id} />
+          {changeable.has(key.id) ? <DismissLeakButton keyId={key.id} /> : null}
         </div>
       ))}
     </div>

@@ -13,6 +13,11 @@ import { LeakBanners } from "./leak-banners";
 import { scopeSummary } from "./scope-lines";
 import { countRecentRequests, getUsageTalliesByKey } from "@/lib/dal/usage";
 import { IMPACT_WINDOW_DAYS } from "@/lib/core/usage/impact";
+import { keyChangeRefusal, permissionRefusal } from "@/lib/core/teams/refusals";
+import { ReadOnlyNote } from "../read-only-note";
+import { getPolicies } from "@/lib/dal/policies";
+import { listPendingApprovals } from "@/lib/dal/approvals";
+import { approvalAsk } from "./pending-approvals";
 
 export const metadata: Metadata = { title: "API keys" };
 
@@ -33,6 +38,12 @@ export default async function ApiKeysPage() {
   ]);
   const endpointOptions = endpoints.map(({ id, name }) => ({ id, name }));
   const now = new Date();
+  // SPEC §11: the `Expiration` choices the team's policy leaves, and what waits for approval, by key.
+  const [policies, pendingApprovals] = await Promise.all([getPolicies(account.id), listPendingApprovals(account.id)]);
+  // SPEC §11, as the actions decide it: who may create keys, and which keys this member may change.
+  const createRefusal = permissionRefusal(account.role, "keys.create");
+  const refusals = new Map(keys.map((key) => [key.id, keyChangeRefusal(account, key.createdBy?.userId ?? null)]));
+  const changeable = new Set(keys.filter((key) => refusals.get(key.id) === null).map((key) => key.id));
 
   return (
     <section className="flex flex-col gap-6">
@@ -44,10 +55,10 @@ export default async function ApiKeysPage() {
             Write.
           </p>
         </div>
-        <CreateKeyDialog endpoints={endpointOptions} />
+        {createRefusal === null ? <CreateKeyDialog endpoints={endpointOptions} maxLifetimeDays={policies.maxKeyLifetimeDays} /> : <ReadOnlyNote reason={createRefusal} />}
       </div>
 
-      <LeakBanners keys={keys} />
+      <LeakBanners keys={keys} changeable={changeable} />
 
       {keys.length === 0 ? (
         <div className="rounded-lg border border-dashed border-zinc-300 bg-white p-8 text-center text-sm text-zinc-600">
@@ -78,6 +89,14 @@ export default async function ApiKeysPage() {
                       {key.name}
                     </Link>
                     <p className="mt-0.5 break-words text-xs font-normal text-zinc-500">{scopeSummary(key.scopes, endpoints)}</p>
+                    {pendingApprovals
+                      .filter((request) => request.keyId === key.id)
+                      .map((request) => (
+                        <p key={request.id} className="mt-0.5 text-xs font-normal text-amber-800">
+                          {approvalAsk(request)}: waiting for approval
+                        </p>
+                      ))}
+                    {key.createdBy ? <p className="mt-0.5 break-all text-xs font-normal text-zinc-500">Created by {key.createdBy.email}</p> : null}
                   </td>
                   <td role="cell" className={`${cell} font-mono text-xs text-zinc-700`}>
                     <span className={cellLabel}>Key</span>
@@ -121,21 +140,34 @@ export default async function ApiKeysPage() {
                     {(recentRequests.get(key.id) ?? 0).toLocaleString("en-US")}
                   </td>
                   <td role="cell" className={cell}>
-                    <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} leaked={key.leak !== null} />
+                    <KeyEnabledSwitch
+                      key={`${key.id}:${key.enabled}`}
+                      keyId={key.id}
+                      name={key.name}
+                      enabled={key.enabled}
+                      leaked={key.leak !== null}
+                      readOnly={refusals.get(key.id) ?? null}
+                    />
                   </td>
                   <td role="cell" className={cell}>
-                    <div className="flex justify-start gap-1 lg:justify-end [&_button]:whitespace-nowrap">
-                      <EditScopesDialog
-                        key={JSON.stringify(key.scopes)}
-                        keyId={key.id}
-                        name={key.name}
-                        legacy={key.kind === "legacy"}
-                        scopes={key.scopes}
-                        endpoints={endpointOptions}
-                        tallies={impactTallies.get(key.id) ?? []}
-                      />
-                      <DeleteKeyButton keyId={key.id} name={key.name} />
-                    </div>
+                    {changeable.has(key.id) ? (
+                      <div className="flex justify-start gap-1 lg:justify-end [&_button]:whitespace-nowrap">
+                        <EditScopesDialog
+                          key={JSON.stringify(key.scopes)}
+                          keyId={key.id}
+                          name={key.name}
+                          legacy={key.kind === "legacy"}
+                          scopes={key.scopes}
+                          endpoints={endpointOptions}
+                          tallies={impactTallies.get(key.id) ?? []}
+                        />
+                        <DeleteKeyButton keyId={key.id} name={key.name} />
+                      </div>
+                    ) : (
+                      <p className="whitespace-nowrap text-xs text-zinc-500 lg:text-right" title={refusals.get(key.id) ?? undefined}>
+                        View only
+                      </p>
+                    )}
                   </td>
                 </tr>
               ))}

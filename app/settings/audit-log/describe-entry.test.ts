@@ -22,6 +22,30 @@ describe("describeEntry", () => {
     ["key enabled", entry({ action: "api_key.enabled", details: { kind: "scoped" } }, "ci"), "Enabled key \u201cci\u201d"],
     ["key disabled", entry({ action: "api_key.disabled", details: { kind: "scoped" } }, "ci"), "Disabled key \u201cci\u201d"],
     ["legacy key disabled", entry({ action: "api_key.disabled", details: { kind: "legacy" } }, "old"), "Disabled legacy key \u201cold\u201d"],
+    // SPEC §11: a removed member's keys, and the members' own entries.
+    [
+      "key disabled with its creator's removal",
+      entry({ action: "api_key.disabled", details: { kind: "scoped", reason: "member_removed", member: "m@example.com" } }, "ci"),
+      "Disabled key \u201cci\u201d (member removed: m@example.com)",
+    ],
+    ["member invited", entry({ action: "member.invited", details: { role: "viewer" } }, "v@example.com", "member"), "Invited \u201cv@example.com\u201d as Viewer"],
+    ["member joined", entry({ action: "member.joined", details: { role: "member" } }, "m@example.com", "member"), "\u201cm@example.com\u201d joined as Member"],
+    [
+      "member role changed",
+      entry({ action: "member.role_changed", details: { from: "viewer", to: "admin" } }, "v@example.com", "member"),
+      "Changed the role of \u201cv@example.com\u201d from Viewer to Admin",
+    ],
+    [
+      "member removed with keys",
+      entry({ action: "member.removed", details: { role: "member", left: false, keysDisabled: 2 } }, "m@example.com", "member"),
+      "Removed member \u201cm@example.com\u201d (Member); their 2 keys were disabled",
+    ],
+    [
+      "member removed with one key",
+      entry({ action: "member.removed", details: { role: "admin", left: false, keysDisabled: 1 } }, "a@example.com", "member"),
+      "Removed member \u201ca@example.com\u201d (Admin); their key was disabled",
+    ],
+    ["member left", entry({ action: "member.removed", details: { role: "viewer", left: true, keysDisabled: 0 } }, "v@example.com", "member"), "\u201cv@example.com\u201d (Viewer) left the team"],
     ["key deleted", entry({ action: "api_key.deleted", details: { kind: "scoped" } }, "ci"), "Deleted key \u201cci\u201d"],
     [
       "scopes changed",
@@ -268,7 +292,9 @@ describe("describeEntry", () => {
 
 describe("describeActor", () => {
   it.each<[string, Parameters<typeof describeActor>[0], string | null]>([
-    ["the dashboard", { type: "dashboard" }, "via dashboard"],
+    ["the dashboard, before teams", { type: "dashboard" }, "via dashboard"],
+    ["a member on the dashboard (SPEC §11)", { type: "dashboard", userId: "u1", email: "alice@example.com" }, "by alice@example.com via dashboard"],
+    ["a user not found when the change was made", { type: "dashboard", userId: "u1", email: null }, "via dashboard"],
     ["an API key", { type: "api_key", keyId: "key_abc", keyName: "ci" }, "via API key \u201cci\u201d (key_abc)"],
     ["an API key whose name was not found", { type: "api_key", keyId: "key_abc", keyName: null }, "via API key key_abc"],
     ["the legacy import", { type: "cli", command: "keys:import-legacy" }, "via legacy import"],

@@ -3,6 +3,10 @@ import { LEVEL_LABELS, type AccessLevel } from "@/lib/core/scopes/levels";
 import { formatExactTime } from "@/app/settings/api-keys/relative-time";
 import { describeRateLimit, displayRange } from "@/lib/core/restrictions/restrictions";
 import { SUGGESTION_WINDOWS } from "@/lib/core/usage/suggest";
+import { ROLE_LABELS } from "@/lib/core/teams/roles";
+import { lifetimeLabel } from "@/lib/core/teams/policies";
+import type { AuditApprovalDetails, AuditPoliciesSnapshot } from "@/lib/dal/audit-log";
+import { ELEVATION_DURATIONS } from "@/lib/core/lifecycle/choices";
 
 // One readable sentence per audit entry. Pure, so every wording is unit-tested.
 
@@ -62,6 +66,29 @@ export function describeRestrictionsChange(before: AuditRestrictionsSnapshot, af
   if (JSON.stringify(before.allowedIps) !== JSON.stringify(after.allowedIps)) parts.push(`allowed IP addresses ${addresses(before.allowedIps)} \u2192 ${addresses(after.allowedIps)}`);
   if (limit(before) !== limit(after)) parts.push(`rate limit ${limit(before)} \u2192 ${limit(after)}`);
   return parts.join("; ");
+}
+
+/** Only what changed: "Maximum key lifetime No limit → 90 days; GraphQL Read / Write needs approval off → on". */
+export function describePoliciesChange(before: AuditPoliciesSnapshot, after: AuditPoliciesSnapshot): string {
+  const parts: string[] = [];
+  if (before.maxKeyLifetimeDays !== after.maxKeyLifetimeDays) {
+    parts.push(`Maximum key lifetime ${lifetimeLabel(before.maxKeyLifetimeDays)} \u2192 ${lifetimeLabel(after.maxKeyLifetimeDays)}`);
+  }
+  if (before.graphqlWriteNeedsApproval !== after.graphqlWriteNeedsApproval) {
+    const onOff = (on: boolean) => (on ? "on" : "off");
+    parts.push(`GraphQL Read / Write needs approval ${onOff(before.graphqlWriteNeedsApproval)} \u2192 ${onOff(after.graphqlWriteNeedsApproval)}`);
+  }
+  return parts.join("; ");
+}
+
+/** What a request asked for (always GraphQL Read / Write): on a new key, in a scope change, or as an elevation. */
+function describeApprovalAsk(details: AuditApprovalDetails, name: string | null): string {
+  if (details.kind === "elevated") {
+    const duration = ELEVATION_DURATIONS.find((choice) => choice.id === details.duration)?.label ?? details.duration ?? "?";
+    const reason = details.reason ? ` (reason: ${quote(details.reason)})` : "";
+    return `an elevation of key ${quote(name)} to Read / Write on GraphQL for ${duration}${reason}`;
+  }
+  return `GraphQL Read / Write on ${details.kind === "created" ? "new key" : "key"} ${quote(name)}${details.kind === "scopes_changed" ? " (scope change)" : ""}`;
 }
 
 /** `30 days` for a suggestion's window; an id this version does not know is shown as recorded. */
@@ -131,8 +158,12 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
     }
     case "api_key.enabled":
       return `Enabled ${keyNoun(event.details.kind)} ${quote(name)}`;
-    case "api_key.disabled":
-      return `Disabled ${keyNoun(event.details.kind)} ${quote(name)}`;
+    case "api_key.disabled": {
+      // SPEC §11: a removed member's keys are disabled with the removal; the entry says why.
+      const { reason, member } = event.details;
+      const why = reason === "member_removed" ? ` (member removed${member ? `: ${member}` : ""})` : "";
+      return `Disabled ${keyNoun(event.details.kind)} ${quote(name)}${why}`;
+    }
     case "api_key.restrictions_changed": {
       const change = describeRestrictionsChange(event.details.before, event.details.after);
       return change ? `Changed restrictions of ${quote(name)}: ${change}` : `Changed restrictions of ${quote(name)}`;
@@ -173,6 +204,30 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
       if (keys.length === 0) return `Deleted endpoint ${quote(name)}`;
       return `Deleted endpoint ${quote(name)}, removing its scope from ${keys.length === 1 ? "key" : "keys"} ${quoteList(keys)}`;
     }
+    case "member.invited":
+      return `Invited ${quote(name)} as ${ROLE_LABELS[event.details.role]}`;
+    case "member.joined":
+      return `${quote(name)} joined as ${ROLE_LABELS[event.details.role]}`;
+    case "member.role_changed":
+      return `Changed the role of ${quote(name)} from ${ROLE_LABELS[event.details.from]} to ${ROLE_LABELS[event.details.to]}`;
+    case "member.removed": {
+      const { role, left, keysDisabled } = event.details;
+      const what = left ? `${quote(name)} (${ROLE_LABELS[role]}) left the team` : `Removed member ${quote(name)} (${ROLE_LABELS[role]})`;
+      if (keysDisabled === 0) return what;
+      return `${what}; ${keysDisabled === 1 ? "their key was" : `their ${keysDisabled} keys were`} disabled`;
+    }
+    case "policies.changed": {
+      const change = describePoliciesChange(event.details.before, event.details.after);
+      return change ? `Changed policies: ${change}` : "Changed policies";
+    }
+    case "approval.requested":
+      return `Asked for ${describeApprovalAsk(event.details, name)}; waiting for approval`;
+    case "approval.approved":
+    case "approval.declined": {
+      const verb = event.action === "approval.approved" ? "Approved" : "Declined";
+      const by = event.details.requestedBy ? `, asked by ${event.details.requestedBy}` : "";
+      return `${verb} ${describeApprovalAsk(event.details, name)}${by}`;
+    }
     case "unknown":
       return `Changed ${targetType === "api_key" ? "key" : targetType} ${quote(name)}`;
   }
@@ -182,14 +237,15 @@ function describeEvent(event: AuditEvent, name: string | null, targetType: Audit
 const COMMAND_LABELS: Record<string, string> = { "keys:import-legacy": "legacy import" };
 
 /**
- * Who made the change, briefly: "via dashboard", "via API key “ci” (key_…)", "via legacy import".
- * Null when the entry does not say (written before actors were recorded).
+ * Who made the change, briefly: "by alice@example.com via dashboard" (SPEC §11: the user who
+ * acted; entries from before teams say "via dashboard"), "via API key “ci” (key_…)", "via legacy
+ * import". Null when the entry does not say (written before actors were recorded).
  */
 export function describeActor(actor: AuditActorDto | null): string | null {
   if (!actor) return null;
   switch (actor.type) {
     case "dashboard":
-      return "via dashboard";
+      return actor.email ? `by ${actor.email} via dashboard` : "via dashboard";
     case "api_key":
       return actor.keyName === null ? `via API key ${actor.keyId}` : `via API key ${quote(actor.keyName)} (${actor.keyId})`;
     case "cli":

@@ -4,12 +4,16 @@ import { listEndpoints } from "@/lib/dal/endpoints";
 import { requireAccount } from "@/lib/auth/session";
 import { CreateEndpointForm } from "./_components/create-endpoint-form";
 import { EndpointActions } from "./_components/endpoint-actions";
+import { permissionRefusal } from "@/lib/core/teams/refusals";
+import { ReadOnlyNote } from "../read-only-note";
 
 export const metadata: Metadata = { title: "Endpoints" };
 
 export default async function EndpointsPage() {
   const account = await requireAccount();
   const endpoints = await listEndpoints(account.id);
+  // SPEC §11: Members and Viewers see the endpoints; Owners and Admins change them.
+  const refusal = permissionRefusal(account.role, "endpoints.manage");
   return (
     <section className="flex flex-col gap-6">
       <div>
@@ -18,7 +22,7 @@ export default async function EndpointsPage() {
           Serverless endpoints of this account. API calls address an endpoint by its id: <code className="font-mono">/v2/&lt;id&gt;/run</code>.
         </p>
       </div>
-      <CreateEndpointForm />
+      {refusal === null ? <CreateEndpointForm /> : <ReadOnlyNote reason={refusal} />}
       {endpoints.length === 0 ? (
         <div className="rounded-lg border border-dashed border-zinc-300 bg-white p-8 text-center text-sm text-zinc-600">No endpoints yet.</div>
       ) : (
@@ -32,7 +36,7 @@ export default async function EndpointsPage() {
                   <CopyButton value={endpoint.id} label={`Copy id of ${endpoint.name}`} />
                 </div>
               </div>
-              <EndpointActions endpointId={endpoint.id} name={endpoint.name} />
+              {refusal === null ? <EndpointActions endpointId={endpoint.id} name={endpoint.name} /> : null}
             </li>
           ))}
         </ul>

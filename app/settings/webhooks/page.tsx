@@ -9,6 +9,8 @@ import { noteLifecycleEnds } from "../record-lifecycle-ends";
 import { AddWebhookDialog } from "./_components/add-webhook-dialog";
 import { DeleteWebhookButton } from "./_components/delete-webhook-button";
 import { RefreshWhilePending } from "./_components/refresh-while-pending";
+import { permissionRefusal } from "@/lib/core/teams/refusals";
+import { ReadOnlyNote } from "../read-only-note";
 
 export const metadata: Metadata = { title: "Webhooks" };
 
@@ -84,6 +86,8 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Pro
   ]);
   const lastPage = Math.max(1, Math.ceil(total / pageSize));
   const now = new Date();
+  // SPEC §11: every member sees the webhooks and their deliveries; only Owners change them.
+  const refusal = permissionRefusal(account.role, "webhooks.manage");
 
   return (
     <section className="flex flex-col gap-6">
@@ -96,7 +100,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Pro
             within 7 days, or expires. Failed deliveries are retried with backoff for 24 hours.
           </p>
         </div>
-        <AddWebhookDialog />
+        {refusal === null ? <AddWebhookDialog /> : <ReadOnlyNote reason={refusal} />}
       </div>
 
       {webhooks.length === 0 ? (
@@ -111,7 +115,7 @@ export default async function WebhooksPage({ searchParams }: { searchParams: Pro
                   Added <Timestamp date={webhook.createdAt} now={now} />
                 </div>
               </div>
-              <DeleteWebhookButton webhookId={webhook.id} url={webhook.url} />
+              {refusal === null ? <DeleteWebhookButton webhookId={webhook.id} url={webhook.url} /> : null}
             </li>
           ))}
         </ul>

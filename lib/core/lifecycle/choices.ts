@@ -17,6 +17,22 @@ export type ExpirationChoice = (typeof EXPIRATION_CHOICES)[number]["id"];
 export const DEFAULT_EXPIRATION: ExpirationChoice = "90d";
 export const EXPIRATION_IDS = EXPIRATION_CHOICES.map((choice) => choice.id) as [ExpirationChoice, ...ExpirationChoice[]];
 
+/**
+ * The choices a team's `Maximum key lifetime` (SPEC §11; null: none) leaves: `No expiration` and
+ * every fixed length past the cap go, `Custom` stays (its date is checked against the cap).
+ */
+export function expirationChoicesWithin(maxDays: number | null): (typeof EXPIRATION_CHOICES)[number][] {
+  if (maxDays === null) return [...EXPIRATION_CHOICES];
+  return EXPIRATION_CHOICES.filter((choice) => choice.id === "custom" || (choice.ms !== null && choice.ms <= maxDays * DAY));
+}
+
+/** The default choice under a cap: 90 days when allowed, else the longest fixed length allowed. */
+export function defaultExpirationWithin(maxDays: number | null): ExpirationChoice {
+  const allowed = expirationChoicesWithin(maxDays);
+  if (allowed.some((choice) => choice.id === DEFAULT_EXPIRATION)) return DEFAULT_EXPIRATION;
+  return allowed.filter((choice) => choice.ms !== null).at(-1)?.id ?? "custom";
+}
+
 /** A custom expiry must be at least this far ahead when it is saved… */
 export const MIN_CUSTOM_AHEAD_MS = MINUTE;
 /** …and at most this far (ten years: a date anyone could mean; beyond is a typo). */

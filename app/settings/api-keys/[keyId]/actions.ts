@@ -2,9 +2,8 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
-import { accountAction, actionOk, type ActionResult } from "@/lib/action-result";
+import { accountAction, actionOk, keyAction, memberActor, type ActionResult } from "@/lib/action-result";
 import { updateApiKeyScopes } from "@/lib/dal/api-keys";
-import type { AuditActor } from "@/lib/dal/audit-log";
 import { isClientAddress } from "@/lib/core/restrictions/addresses";
 import { ACCESS_LEVELS, REQUIRED_LEVELS } from "@/lib/core/scopes/levels";
 import { SUGGESTION_WINDOW_IDS } from "@/lib/core/usage/suggest";
@@ -15,7 +14,6 @@ import { loadKeySuggestion, sameScopes } from "@/lib/server/scope-suggestion";
 // actions are in ../actions.ts.
 
 const PAGE = "/settings/api-keys";
-const DASHBOARD: AuditActor = { type: "dashboard" };
 const NOT_FOUND = "API key not found.";
 const STALE = "The suggestion has changed; review it again.";
 const IP_MESSAGE = "Enter an IP address, such as 203.0.113.7 or 2001:db8::1, or leave it empty.";
@@ -53,22 +51,25 @@ function parseResource(value: string): "graphql" | { endpointId: string } | null
  * the one the page showed. A suggestion only takes levels away, but the user agreed to one list of
  * changes, not to whatever the usage says a moment later.
  */
-export const applyScopeSuggestionAction = accountAction(applySchema, async (account, input): Promise<ActionResult<undefined>> => {
+export const applyScopeSuggestionAction = keyAction(applySchema, async (account, input): Promise<ActionResult<undefined>> => {
   const loaded = await loadKeySuggestion(account.id, input.keyId, input.basedOn);
   if (!loaded) return { ok: false, code: "NOT_FOUND", message: NOT_FOUND };
   // As `Edit scopes`: a legacy key keeps the permission it was imported with (roll it first).
   if (loaded.key.kind !== "scoped") return { ok: false, code: "BAD_REQUEST", message: "A legacy key's scopes cannot be edited." };
   const { suggestion } = loaded;
   if (suggestion.kind !== "narrow" || !sameScopes(suggestion.after, input.after)) return { ok: false, code: "CONFLICT", message: STALE };
-  const result = await updateApiKeyScopes(account.id, input.keyId, suggestion.after, DASHBOARD, new Date(), { source: "suggestion", basedOn: input.basedOn });
+  const result = await updateApiKeyScopes(account.id, input.keyId, suggestion.after, memberActor(account), new Date(), { source: "suggestion", basedOn: input.basedOn });
   if (!result.ok) return result;
   revalidatePath(PAGE);
   revalidatePath(`${PAGE}/${input.keyId}`);
   return actionOk(undefined);
 });
 
-/** `Check access`: what a request would get now, from the one decision function in dry-run mode (touches nothing). */
-export const checkAccessAction = accountAction(checkSchema, async (account, input): Promise<ActionResult<AccessCheck>> => {
+/**
+ * `Check access`: what a request would get now, from the one decision function in dry-run mode
+ * (touches nothing, so every role may ask).
+ */
+export const checkAccessAction = accountAction("view", checkSchema, async (account, input): Promise<ActionResult<AccessCheck>> => {
   const resource = parseResource(input.resource);
   if (!resource) return { ok: false, code: "BAD_REQUEST", message: "Choose a resource.", fieldErrors: { resource: "Choose a resource." } };
   const check = await checkKeyAccess(account.id, input.keyId, { resource, access: input.access, ip: input.ip || null });

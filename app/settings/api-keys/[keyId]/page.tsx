@@ -25,6 +25,11 @@ import { IMPACT_WINDOW_DAYS } from "@/lib/core/usage/impact";
 import { compareByName } from "@/lib/core/usage/suggest";
 import { CheckAccessSection } from "./_components/check-access-section";
 import { SuggestionsSection } from "./_components/suggestions-section";
+import { keyChangeRefusal } from "@/lib/core/teams/refusals";
+import { ReadOnlyNote } from "../../read-only-note";
+import { getPolicies } from "@/lib/dal/policies";
+import { listPendingApprovals } from "@/lib/dal/approvals";
+import { PendingApprovalsNotice } from "../pending-approvals";
 
 export const metadata: Metadata = { title: "API key" };
 
@@ -62,9 +67,14 @@ export default async function ApiKeyPage({
   // the last 7 days that `Edit scopes` previews a change against (impact preview).
   const [usage, impactTallies] = await Promise.all([loadUsageView(account.id, key.id, "24h"), getUsageTallies(account.id, key.id, IMPACT_WINDOW_DAYS)]);
   const endpointOptions = endpoints.map(({ id, name }) => ({ id, name }));
+  // SPEC §11: the `Expiration` choices the team's policy leaves, and this key's requests waiting for approval.
+  const [policies, pendingApprovals] = await Promise.all([getPolicies(account.id), listPendingApprovals(account.id, { keyId: key.id })]);
   const now = new Date();
   const legacy = key.kind === "legacy";
   const expired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
+  // SPEC §11, as the key's actions decide it (keyAction): null when this member may change the key.
+  const refusal = keyChangeRefusal(account, key.createdBy?.userId ?? null);
+  const changeable = refusal === null;
 
   return (
     <section className="flex flex-col gap-6">
@@ -92,17 +102,23 @@ export default async function ApiKeyPage({
         </p>
       ) : null}
 
-      <div className="flex flex-wrap gap-2">
-        <ChangeExpirationDialog keyId={key.id} name={key.name} />
-        <RollKeyDialog
-          keyId={key.id}
-          name={key.name}
-          legacy={legacy}
-          access={`GraphQL ${LEVEL_LABELS[key.scopes.graphql]}, all endpoints ${LEVEL_LABELS[key.scopes.endpointsAll]}`}
-        />
-        <ElevateDialog keyId={key.id} name={key.name} endpoints={endpointOptions} />
-        <RestrictionsDialog key={JSON.stringify(key.restrictions)} keyId={key.id} name={key.name} restrictions={key.restrictions} />
-      </div>
+      <PendingApprovalsNotice requests={pendingApprovals} now={now} />
+
+      {changeable ? (
+        <div className="flex flex-wrap gap-2">
+          <ChangeExpirationDialog keyId={key.id} name={key.name} maxLifetimeDays={policies.maxKeyLifetimeDays} />
+          <RollKeyDialog
+            keyId={key.id}
+            name={key.name}
+            legacy={legacy}
+            access={`GraphQL ${LEVEL_LABELS[key.scopes.graphql]}, all endpoints ${LEVEL_LABELS[key.scopes.endpointsAll]}`}
+          />
+          <ElevateDialog keyId={key.id} name={key.name} endpoints={endpointOptions} />
+          <RestrictionsDialog key={JSON.stringify(key.restrictions)} keyId={key.id} name={key.name} restrictions={key.restrictions} />
+        </div>
+      ) : (
+        <ReadOnlyNote reason={refusal} />
+      )}
 
       <section aria-labelledby="details-heading" className={sectionClass}>
         <h2 id="details-heading" className={headingClass}>
@@ -115,12 +131,22 @@ export default async function ApiKeyPage({
           <dd>{legacy ? "Legacy" : "Scoped"}</dd>
           <dt className="text-zinc-500">Enabled</dt>
           <dd>
-            <KeyEnabledSwitch key={`${key.id}:${key.enabled}`} keyId={key.id} name={key.name} enabled={key.enabled} leaked={key.leak !== null} />
+            <KeyEnabledSwitch
+              key={`${key.id}:${key.enabled}`}
+              keyId={key.id}
+              name={key.name}
+              enabled={key.enabled}
+              leaked={key.leak !== null}
+              readOnly={refusal}
+            />
           </dd>
           <dt className="text-zinc-500">Created</dt>
           <dd>
             <Timestamp date={key.createdAt} now={now} />
           </dd>
+          <dt className="text-zinc-500">Created by</dt>
+          {/* No creator: imported by an operator, or the user who made it is gone. */}
+          <dd className="break-all">{key.createdBy ? key.createdBy.email : "\u2014"}</dd>
           <dt className="text-zinc-500">Last used</dt>
           <dd>{key.lastUsedAt ? <Timestamp date={key.lastUsedAt} now={now} /> : "Never"}</dd>
           <dt className="text-zinc-500">Expires</dt>
@@ -137,15 +163,17 @@ export default async function ApiKeyPage({
           <h2 id="scopes-heading" className={headingClass}>
             Scopes
           </h2>
-          <EditScopesDialog
-            key={JSON.stringify(key.scopes)}
-            keyId={key.id}
-            name={key.name}
-            legacy={legacy}
-            scopes={key.scopes}
-            endpoints={endpointOptions}
-            tallies={impactTallies}
-          />
+          {changeable ? (
+            <EditScopesDialog
+              key={JSON.stringify(key.scopes)}
+              keyId={key.id}
+              name={key.name}
+              legacy={legacy}
+              scopes={key.scopes}
+              endpoints={endpointOptions}
+              tallies={impactTallies}
+            />
+          ) : null}
         </div>
         <ul aria-label="Scopes" className="mt-3 flex flex-col gap-1 text-sm">
           {scopeLines(key.scopes, endpoints).map((line) => (
@@ -157,7 +185,14 @@ export default async function ApiKeyPage({
         {legacy ? <p className="mt-2 text-xs text-zinc-500">A legacy key keeps the permission it was imported with; roll it to edit its scopes.</p> : null}
       </section>
 
-      <SuggestionsSection accountId={account.id} apiKey={key} endpoints={endpointOptions} basedOn={(await searchParams).basedOn} className={sectionClass} />
+      <SuggestionsSection
+        accountId={account.id}
+        apiKey={key}
+        endpoints={endpointOptions}
+        basedOn={(await searchParams).basedOn}
+        readOnly={!changeable}
+        className={sectionClass}
+      />
 
       <CheckAccessSection keyId={key.id} endpoints={[...endpointOptions].sort(compareByName)} className={sectionClass} />
 
@@ -206,7 +241,7 @@ export default async function ApiKeyPage({
                     </span>{" "}
                     until <Until date={elevation.endsAt} now={now} /> &mdash; {elevation.reason}
                   </p>
-                  <EndElevationButton keyId={key.id} elevationId={elevation.id} describedBy={`elevation-${elevation.id}`} />
+                  {changeable ? <EndElevationButton keyId={key.id} elevationId={elevation.id} describedBy={`elevation-${elevation.id}`} /> : null}
                 </li>
               ))}
             </ul>
@@ -226,9 +261,11 @@ export default async function ApiKeyPage({
           <p className="mt-1 text-sm text-zinc-600">
             Previous key: <span className="break-all font-mono text-xs">{key.previous.hint}</span>
           </p>
-          <div className="mt-3">
-            <ExpirePreviousButton keyId={key.id} hint={key.previous.hint} />
-          </div>
+          {changeable ? (
+            <div className="mt-3">
+              <ExpirePreviousButton keyId={key.id} hint={key.previous.hint} />
+            </div>
+          ) : null}
         </section>
       ) : null}
     </section>

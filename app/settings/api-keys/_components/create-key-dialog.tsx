@@ -14,19 +14,20 @@ import { ScopeGrid } from "./scope-grid";
 
 type Endpoint = { id: string; name: string };
 
-export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
+/** `maxLifetimeDays`: the team's `Maximum key lifetime` (SPEC §11), which the `Expiration` choices keep within. */
+export function CreateKeyDialog({ endpoints, maxLifetimeDays = null }: { endpoints: Endpoint[]; maxLifetimeDays?: number | null }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<KeyScopes>(createEmptyScopes);
-  const [expiration, setExpiration] = useState<ExpirationDraft>(initialExpiration);
+  const [expiration, setExpiration] = useState<ExpirationDraft>(() => initialExpiration(maxLifetimeDays));
   const action = useActionCall();
   // The plaintext lives only here, until the dialog closes.
-  const [created, setCreated] = useState<{ plaintext: string; name: string } | null>(null);
+  const [created, setCreated] = useState<{ plaintext: string; name: string; pendingApproval?: true } | null>(null);
 
   function reset() {
     setName("");
     setScopes(createEmptyScopes());
-    setExpiration(initialExpiration());
+    setExpiration(initialExpiration(maxLifetimeDays));
     action.reset();
     setCreated(null);
   }
@@ -61,6 +62,11 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
             }}
           >
             <p className="text-sm text-zinc-600">Store it in a secret manager. If it is lost, roll the key to get a new secret.</p>
+            {created.pendingApproval ? (
+              <p role="status" className="rounded-md bg-amber-50 p-3 text-sm text-amber-900">
+                GraphQL Read / Write: waiting for approval. An owner or admin approves it at Approvals; until then the key has GraphQL None.
+              </p>
+            ) : null}
           </NewKeySecret>
         </DialogContent>
       ) : (
@@ -77,7 +83,7 @@ export function CreateKeyDialog({ endpoints }: { endpoints: Endpoint[] }) {
               placeholder="e.g. Production inference"
             />
             <ScopeGrid endpoints={endpoints} value={scopes} onChange={setScopes} />
-            <ExpirationField id="new-key" value={expiration} onChange={setExpiration} errors={fieldErrors} />
+            <ExpirationField id="new-key" value={expiration} onChange={setExpiration} errors={fieldErrors} maxLifetimeDays={maxLifetimeDays} />
             <FormFooter error={shownInline ? undefined : action.error} onCancel={() => setOpen(false)} pending={action.pending} label="Create" pendingLabel="Creating…" />
           </form>
         </DialogContent>

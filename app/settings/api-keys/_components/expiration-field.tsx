@@ -2,12 +2,14 @@
 
 import { Field } from "@/components/ui/field";
 import { SelectField } from "@/components/ui/field";
-import { DEFAULT_EXPIRATION, EXPIRATION_CHOICES, MIN_CUSTOM_AHEAD_MS, type ExpirationChoice } from "@/lib/core/lifecycle/choices";
+import { defaultExpirationWithin, expirationChoicesWithin, MIN_CUSTOM_AHEAD_MS, type ExpirationChoice } from "@/lib/core/lifecycle/choices";
+import { latestAllowedExpiry, lifetimeLabel } from "@/lib/core/teams/policies";
 
 /** The form's state: a choice, and for `Custom` the date and time as the browser's input holds it (local, no zone). */
 export type ExpirationDraft = { choice: ExpirationChoice; customAt: string; min: string };
 
-export const initialExpiration = (): ExpirationDraft => ({ choice: DEFAULT_EXPIRATION, customAt: "", min: "" });
+/** The form's first state: 90 days, or under a team's `Maximum key lifetime` (SPEC §11) the longest it allows up to that. */
+export const initialExpiration = (maxLifetimeDays: number | null = null): ExpirationDraft => ({ choice: defaultExpirationWithin(maxLifetimeDays), customAt: "", min: "" });
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
@@ -27,18 +29,25 @@ export function expirationInput(draft: ExpirationDraft): { expiration: Expiratio
   return { expiration: draft.choice, expiresAt: Number.isNaN(at.getTime()) ? null : at.toISOString() };
 }
 
-/** The native select `Expiration`, and `Expires at` when `Custom` is chosen; errors come from the server. */
+/**
+ * The native select `Expiration`, and `Expires at` when `Custom` is chosen; errors come from the
+ * server. Under a team's `Maximum key lifetime` (SPEC §11) only the choices within it are offered
+ * (no `No expiration`), and the picker stops at the cap; the server checks the same rule.
+ */
 export function ExpirationField({
   id,
   value,
   onChange,
   errors,
+  maxLifetimeDays = null,
 }: {
   id: string;
   value: ExpirationDraft;
   onChange: (next: ExpirationDraft) => void;
   errors?: Record<string, string>;
+  maxLifetimeDays?: number | null;
 }) {
+  const latest = latestAllowedExpiry(maxLifetimeDays, new Date());
   return (
     <div className="flex flex-col gap-3">
       <SelectField
@@ -54,7 +63,7 @@ export function ExpirationField({
           onChange({ ...value, choice, min: choice === "custom" ? localDateTime(earliest) : value.min });
         }}
       >
-        {EXPIRATION_CHOICES.map((choice) => (
+        {expirationChoicesWithin(maxLifetimeDays).map((choice) => (
           <option key={choice.id} value={choice.id}>
             {choice.label}
           </option>
@@ -68,11 +77,16 @@ export function ExpirationField({
             type="datetime-local"
             value={value.customAt}
             min={value.min || undefined}
+            max={latest ? localDateTime(latest) : undefined}
             onChange={(event) => onChange({ ...value, customAt: event.target.value })}
             error={errors?.expiresAt}
           />
-          <p className="text-xs text-zinc-500">In your time zone, at least one minute from now.</p>
+          <p className="text-xs text-zinc-500">
+            In your time zone, at least one minute from now{maxLifetimeDays === null ? "" : ` and within ${lifetimeLabel(maxLifetimeDays)}`}.
+          </p>
         </div>
+      ) : maxLifetimeDays !== null ? (
+        <p className="text-xs text-zinc-500">This team&apos;s policy: keys expire within {lifetimeLabel(maxLifetimeDays)}.</p>
       ) : value.choice === "never" ? (
         <p className="text-xs text-amber-800">
           A key that never expires keeps working until you delete it or switch it off. Prefer an expiry where you can.

@@ -10,8 +10,21 @@ import { setApiKeyEnabledAction } from "../actions";
  * Shows the new state at once; if the server refuses, flips back and says why. The parent keys
  * this component on the server's state, so a refresh after success remounts it in sync. A key
  * reported leaked (SPEC §9) is switched back on only after a confirmation that recommends rolling it.
+ * `readOnly` (SPEC §11: why this member may not change the key) shows the state, switched off.
  */
-export function KeyEnabledSwitch({ keyId, name, enabled, leaked = false }: { keyId: string; name: string; enabled: boolean; leaked?: boolean }) {
+export function KeyEnabledSwitch({
+  keyId,
+  name,
+  enabled,
+  leaked = false,
+  readOnly = null,
+}: {
+  keyId: string;
+  name: string;
+  enabled: boolean;
+  leaked?: boolean;
+  readOnly?: string | null;
+}) {
   const [checked, setChecked] = useState(enabled);
   const [confirming, setConfirming] = useState(false);
   const action = useActionCall();
@@ -30,7 +43,13 @@ export function KeyEnabledSwitch({ keyId, name, enabled, leaked = false }: { key
 
   return (
     <div className="flex items-center gap-2">
-      <Switch checked={checked} onCheckedChange={toggle} disabled={action.pending} aria-label={`Enable ${name}`} />
+      <Switch
+        checked={checked}
+        onCheckedChange={toggle}
+        disabled={action.pending || readOnly !== null}
+        aria-label={`Enable ${name}`}
+        title={readOnly ?? undefined}
+      />
       <span className="text-xs text-zinc-600" aria-hidden="true">
         {checked ? "On" : "Off"}
       </span>

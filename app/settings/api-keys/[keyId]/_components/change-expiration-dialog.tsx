@@ -10,10 +10,10 @@ import { setApiKeyExpirationAction } from "../../actions";
 import { ExpirationField, expirationInput, initialExpiration, type ExpirationDraft } from "../../_components/expiration-field";
 
 /** `Change expiration`: the create form's choices, counted from now. */
-export function ChangeExpirationDialog({ keyId, name }: { keyId: string; name: string }) {
+export function ChangeExpirationDialog({ keyId, name, maxLifetimeDays = null }: { keyId: string; name: string; maxLifetimeDays?: number | null }) {
   const router = useRouter();
   const [open, setOpen] = useState(false);
-  const [draft, setDraft] = useState<ExpirationDraft>(initialExpiration);
+  const [draft, setDraft] = useState<ExpirationDraft>(() => initialExpiration(maxLifetimeDays));
   const action = useActionCall();
 
   async function submit(event: React.FormEvent) {
@@ -30,7 +30,7 @@ export function ChangeExpirationDialog({ keyId, name }: { keyId: string; name: s
       open={open}
       onOpenChange={(next) => {
         setOpen(next);
-        if (next) setDraft(initialExpiration());
+        if (next) setDraft(initialExpiration(maxLifetimeDays));
         action.reset();
       }}
     >
@@ -39,7 +39,7 @@ export function ChangeExpirationDialog({ keyId, name }: { keyId: string; name: s
       </DialogTrigger>
       <DialogContent title={`Change expiration of ${name}`} description="Counted from now. From its expiry on, the key is refused.">
         <form onSubmit={submit} className="flex flex-col gap-4" noValidate>
-          <ExpirationField id="change" value={draft} onChange={setDraft} errors={action.fieldErrors} />
+          <ExpirationField id="change" value={draft} onChange={setDraft} errors={action.fieldErrors} maxLifetimeDays={maxLifetimeDays} />
           <FormFooter error={shownInline ? undefined : action.error} onCancel={() => setOpen(false)} pending={action.pending} label="Save" pendingLabel="Saving…" />
         </form>
       </DialogContent>

@@ -18,6 +18,7 @@ export async function SuggestionsSection({
   apiKey,
   endpoints,
   basedOn,
+  readOnly = false,
   className,
 }: {
   accountId: string;
@@ -25,6 +26,8 @@ export async function SuggestionsSection({
   endpoints: { id: string; name: string }[];
   /** The raw search param: anything outside the choices falls back to the default, and says so. */
   basedOn: string | string[] | undefined;
+  /** SPEC §11: this member may not change the key, so the suggestion is shown without its buttons. */
+  readOnly?: boolean;
   className?: string;
 }) {
   const chosen = parseSuggestionWindow(basedOn);
@@ -61,7 +64,7 @@ export async function SuggestionsSection({
             </ul>
             {legacy ? (
               <p className="text-zinc-600">A legacy key keeps the permission it was imported with: roll it into a scoped key to narrow its scopes.</p>
-            ) : (
+            ) : readOnly ? null : (
               <ApplySuggestionButton keyId={apiKey.id} basedOn={window} after={suggestion.after} />
             )}
           </>
@@ -71,7 +74,7 @@ export async function SuggestionsSection({
               This key made no request in the last {label}. Suggestion: <span className="font-medium">Disable</span> (switch it on again at any
               time, with the same secret and scopes).
             </p>
-            <DisableSuggestionButton keyId={apiKey.id} />
+            {readOnly ? null : <DisableSuggestionButton keyId={apiKey.id} />}
           </>
         ) : suggestion.kind === "new" ? (
           <p>This key is younger than {label} and has made no request yet: nothing to suggest until it has been used.</p>
