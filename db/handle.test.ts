@@ -251,10 +251,10 @@ describe("handle.onCommittedWrite", () => {
     ["prepared: get (UPDATE … RETURNING)", () => handle.sql.get("UPDATE scratch SET n = 13 WHERE n = 12 RETURNING n", []), 1],
     ["prepared: a job", () => jobs.enqueue(accountId, endpointId, '"told"', Date.now()), 1],
     [
-      "prepared: a last-used flush",
+      "prepared: a usage flush (last-used dates and counts, one transaction)",
       async () => {
         const recorder = createUsageRecorder(handle.sql);
-        recorder.record(keyId, Date.now());
+        recorder.count(keyId, Date.now(), "graphql", "api", "read", "VALID");
         await recorder.flush();
       },
       1,

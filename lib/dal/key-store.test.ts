@@ -277,10 +277,10 @@ describe("a change committed by another process is seen after one poll", () => {
 });
 
 describe("what does not empty the cache", () => {
-  it("last-used flushes, from this process or another, keep every entry", async () => {
+  it("last-used and usage flushes, from this process or another, keep every entry", async () => {
     const { f, ask, reads, tick, lastUsed, store } = await warmed(cases[0]!);
     const finds = reads.find;
-    lastUsed.record(f.keyId, Date.now());
+    lastUsed.count(f.keyId, Date.now(), "graphql", "api", "read", "VALID");
     await lastUsed.flush(); // through the runner: a commit of this process
     expect(await ask()).toBe("VALID");
     other.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(Date.now() + 1_000, f.keyId);

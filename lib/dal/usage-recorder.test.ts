@@ -192,16 +192,14 @@ describe("one transaction per flush", () => {
     );
   });
 
-  it("only counts: no last-used statement; only last uses: no count statements", async () => {
+  it("only refusals: no last-used statement, the counts alone", async () => {
     const { sql, calls } = instrumented(runner);
     const recorder = createUsageRecorder(sql);
     const id = await newKeyId();
     recorder.count(id, Date.UTC(2026, 4, 11, 9), "graphql", "api", "read", "INSUFFICIENT_SCOPE");
     await recorder.flush();
-    recorder.record(id, Date.UTC(2026, 4, 11, 10));
-    await recorder.flush();
-    expect(calls.statements).toEqual([2, 1]);
-    expect(await lastUsedOf(id)).toBe(Date.UTC(2026, 4, 11, 10));
+    expect(calls.statements).toEqual([2]);
+    expect(await lastUsedOf(id)).toBeNull();
     expect(await usageRows("hourly", [id])).toHaveLength(1);
   });
 

@@ -35,8 +35,6 @@ type Count = [string, number, string, UsageVia, RequiredLevel, UsageCode, number
 export type UsageRecorder = {
   /** One decision about a known key (SPEC §10); an allowed one (`VALID`) is also the key's last use. */
   count(keyId: string, at: number, resource: string, via: UsageVia, access: RequiredLevel, code: UsageCode): void;
-  /** Notes a use for the key's last used date only. */
-  record(keyId: string, at: number): void;
   /** Writes what was recorded in one transaction; a failure keeps it for the next flush. */
   flush(): Promise<void>;
   /** For process exit: writes synchronously where the database allows it. */
@@ -170,9 +168,6 @@ export function createUsageRecorder(sql: SqlRunner): UsageRecorder {
       stats.decisions += 1;
       if (code === "VALID") noteUse(pending.lastUsed, keyId, at);
       addCount(pending, hourOf(at), keyId, resource, slotOf(via, access, code), 1, at);
-    },
-    record(keyId, at) {
-      noteUse(pending.lastUsed, keyId, at);
     },
     async flush() {
       const taken = take();

@@ -1,9 +1,8 @@
-import { rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
+import { rawRows, removeTestDatabase } from "@/testing/test-database";
+import { twoAccountsWithEndpoints } from "@/testing/two-accounts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/handle";
-import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, deleteApiKey, setApiKeyEnabled } from "@/lib/dal/api-keys";
-import { createEndpoint } from "@/lib/dal/endpoints";
 import { generateScopedKey } from "@/lib/core/keys/generate";
 import type { AccessLevel } from "@/lib/core/scopes/levels";
 import { dayOf, hourOf } from "@/lib/core/usage/tally";
@@ -26,7 +25,6 @@ const T0 = Date.UTC(2027, 0, 4, 9, 10, 0);
 const DASHBOARD = { type: "dashboard" } as const;
 
 let account = "";
-let other = "";
 let endpoint = "";
 let othersEndpoint = "";
 const MADE_UP_ENDPOINT = "ep_made_up_by_the_caller";
@@ -34,14 +32,7 @@ const MADE_UP_ENDPOINT = "ep_made_up_by_the_caller";
 beforeAll(async () => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(T0);
-  const [a, b] = await Promise.all([createAccount(uniqueEmail("count-a"), "password-count-1"), createAccount(uniqueEmail("count-b"), "password-count-2")]);
-  if (!a.ok || !b.ok) throw new Error("setup");
-  account = a.value.id;
-  other = b.value.id;
-  const [ep, otherEp] = await Promise.all([createEndpoint(account, "alpha", DASHBOARD), createEndpoint(other, "beta", DASHBOARD)]);
-  if (!ep.ok || !otherEp.ok) throw new Error("setup");
-  endpoint = ep.value.id;
-  othersEndpoint = otherEp.value.id;
+  ({ account, endpoint, othersEndpoint } = await twoAccountsWithEndpoints("count"));
 });
 
 afterAll(async () => {

@@ -1,9 +1,8 @@
-import { rawRows, removeTestDatabase, uniqueEmail } from "@/testing/test-database";
+import { rawRows, removeTestDatabase } from "@/testing/test-database";
+import { twoAccountsWithEndpoints } from "@/testing/two-accounts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/handle";
-import { createAccount } from "@/lib/dal/accounts";
 import { createScopedApiKey, setApiKeyEnabled } from "@/lib/dal/api-keys";
-import { createEndpoint } from "@/lib/dal/endpoints";
 import { rollApiKey } from "@/lib/dal/key-lifecycle";
 import type { AccessLevel, RequiredLevel } from "@/lib/core/scopes/levels";
 import { handleEndpointApi } from "@/lib/http/endpoint-api";
@@ -37,14 +36,7 @@ let othersKey = "";
 beforeAll(async () => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(T0);
-  const [a, b] = await Promise.all([createAccount(uniqueEmail("check-a"), "password-check-1"), createAccount(uniqueEmail("check-b"), "password-check-2")]);
-  if (!a.ok || !b.ok) throw new Error("setup");
-  account = a.value.id;
-  other = b.value.id;
-  const [ep, otherEp] = await Promise.all([createEndpoint(account, "alpha", DASHBOARD), createEndpoint(other, "beta", DASHBOARD)]);
-  if (!ep.ok || !otherEp.ok) throw new Error("setup");
-  endpoint = ep.value.id;
-  othersEndpoint = otherEp.value.id;
+  ({ account, other, endpoint, othersEndpoint } = await twoAccountsWithEndpoints("check"));
   const foreign = await createScopedApiKey(other, { name: "theirs", scopes: { graphql: "read_write", endpointsAll: "read_write", endpoints: {} } }, DASHBOARD);
   if (!foreign.ok) throw new Error("setup");
   othersKey = foreign.value.key.id;

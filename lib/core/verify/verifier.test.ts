@@ -10,6 +10,27 @@ const RANDOM = "abcdefghijABCDEFGHIJ0123456789";
 const KEY = `rpa_${RANDOM}${computeKeyChecksum(RANDOM)}`;
 const LEGACY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
+/** A key as the store answers it: allowed nothing, unless `key` says otherwise. */
+function stored(key: Partial<StoredKey>): StoredKey {
+  return {
+    id: "key_1",
+    accountId: "acct_1",
+    enabled: true,
+    graphqlLevel: "none",
+    endpointsAllLevel: "none",
+    endpointOverride: null,
+    endpointName: "alpha",
+    expiresAt: null,
+    presentedPrevious: false,
+    previousValidUntil: null,
+    graceEndsOnFirstUse: false,
+    elevations: [],
+    allowedAddresses: null,
+    rateRule: null,
+    ...key,
+  };
+}
+
 function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashKey(LEGACY)]) {
   const lookups: string[] = [];
   const uses: string[] = [];
@@ -20,23 +41,7 @@ function storeWith(key: Partial<StoredKey> | null, hashes = [hashKey(KEY), hashK
     findKeyByHash(hash) {
       lookups.push(hash);
       if (!key || !hashes.includes(hash)) return null;
-      return {
-        id: "key_1",
-        accountId: "acct_1",
-        enabled: true,
-        graphqlLevel: "none",
-        endpointsAllLevel: "none",
-        endpointOverride: null,
-        endpointName: "alpha",
-        expiresAt: null,
-        presentedPrevious: false,
-        previousValidUntil: null,
-        graceEndsOnFirstUse: false,
-        elevations: [],
-        allowedAddresses: null,
-        rateRule: null,
-        ...key,
-      };
+      return stored(key);
     },
     recordDecision: (keyId, at, resource, via, access, code) => {
       counted.push({ keyId, at, resource, via, access, code });
@@ -329,23 +334,6 @@ describe("dry run", () => {
     return { ...base, modes };
   }
 
-  const stored = (key: Partial<StoredKey>): StoredKey => ({
-    id: "key_1",
-    accountId: "acct_1",
-    enabled: true,
-    graphqlLevel: "none",
-    endpointsAllLevel: "none",
-    endpointOverride: null,
-    endpointName: "alpha",
-    expiresAt: null,
-    presentedPrevious: false,
-    previousValidUntil: null,
-    graceEndsOnFirstUse: false,
-    elevations: [],
-    allowedAddresses: null,
-    rateRule: null,
-    ...key,
-  });
 
   const LIMIT = { rateRule: { limit: 2, per: "hour" as const } };
   it.each<[string, Partial<StoredKey>, Requirement, string | null]>([

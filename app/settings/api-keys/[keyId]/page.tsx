@@ -65,7 +65,7 @@ export default async function ApiKeyPage({
   if (!key) notFound();
   // SPEC §10: the first paint of `Usage` (the section keeps itself fresh from the usage route), and
   // the last 7 days that `Edit scopes` previews a change against (impact preview).
-  const [usage, impactTallies] = await Promise.all([loadUsageView(account.id, key.id, "24h"), getUsageTallies(account.id, key.id, IMPACT_WINDOW_DAYS)]);
+  const [usage, impactTallies] = await Promise.all([loadUsageView(account.id, key.id, "24h", endpoints), getUsageTallies(account.id, key.id, IMPACT_WINDOW_DAYS)]);
   const endpointOptions = endpoints.map(({ id, name }) => ({ id, name }));
   // SPEC §11: the `Expiration` choices the team's policy leaves, and this key's requests waiting for approval.
   const [policies, pendingApprovals] = await Promise.all([getPolicies(account.id), listPendingApprovals(account.id, { keyId: key.id })]);
